@@ -1,0 +1,59 @@
+"""``ocdr data ...``: dataset converters, the synthetic generator, character lists, statistics."""
+from __future__ import annotations
+
+from ocdr.cli.registry import Command, register
+from ocdr.data.charset import CharsetSpec, make_charset
+from ocdr.data.iam import IamSpec, convert_iam
+from ocdr.data.icdar import IcdarSpec, convert_icdar
+from ocdr.data.stats import StatsSpec, dataset_stats
+from ocdr.data.synth import SynthSpec, generate
+
+register(Command(
+    group="data", name="iam", spec=IamSpec, run=convert_iam,
+    summary="convert the IAM handwriting database to the detection and recognition layouts",
+    description=(
+        "Reads IAM's ascii.tgz (or words.txt) and formsA-D/E-H/I-Z.tgz (or extracted folders) and writes\n"
+        "train|test/img/<form>.png, train|test/gt/gt_<form>.txt (8-point boxes), word crops with\n"
+        "train|test/crops/gt_list.txt, and character_list.txt. Split by form letter: A-H train, I-Z test\n"
+        "by default; words whose box is -1 or outside the page are skipped and counted."),
+    example="ocdr data iam ascii=iam/ascii.tgz 'forms=[iam/formsA-D.tgz,iam/formsE-H.tgz,iam/formsI-Z.tgz]' output_dir=data/iam",
+))
+register(Command(
+    group="data", name="icdar", spec=IcdarSpec, run=convert_icdar,
+    summary="normalise an ICDAR-style folder (images + 8-point gt) into the detection layout",
+    description=(
+        "Pairs each image with its gt file (gt_<stem>.txt, <stem>.txt or <image name>.txt), re-encodes\n"
+        "images whose extension lies about their format, flattens RGBA, grayscale and 16-bit images, and\n"
+        "writes <output_dir>/<split>/img/<stem>.<ext> + <output_dir>/<split>/gt/gt_<stem>.txt.\n"
+        "With test_fraction > 0 the files are split by sorted name (fixed, reproducible)."),
+    example="ocdr data icdar input_dir=../shared/data/hme_handwritten_det output_dir=data/hme test_fraction=0.1",
+))
+register(Command(
+    group="data", name="synth", spec=SynthSpec, run=generate,
+    summary="generate synthetic handwriting-like pages (the embedded default dataset)",
+    description=(
+        "Renders words (English word list, digits, punctuation, mixed case) in handwriting-like and print\n"
+        "fonts on paper/form backgrounds with rotation, perspective, blur, noise and ink colours. Writes the\n"
+        "detection layout (quads follow each rotated word) and recognition crops + gt_list.txt.\n"
+        "Deterministic for a seed."),
+    example="ocdr data synth output_dir=data/synth num_pages=200 seed=0",
+))
+register(Command(
+    group="data", name="charset", spec=CharsetSpec, run=make_charset,
+    summary="build a character list file from gt lists or ICDAR gt folders",
+    description=(
+        "Collects every character of the labels in the given gt lists (path<TAB>label) and/or ICDAR gt\n"
+        "folders, sorted, and writes one per line (a line holding one space is the space character)."),
+    example="ocdr data charset 'inputs=[data/synth/train/crops/gt_list.txt]' output=data/synth/character_list.txt",
+    output_key=None,
+))
+register(Command(
+    group="data", name="stats", spec=StatsSpec, run=dataset_stats,
+    summary="count images, regions, don't-cares, characters and sizes of a dataset folder",
+    description=(
+        "Reads a detection layout folder (img/ + gt/) or a recognition gt list and prints counts: images,\n"
+        "regions, don't-care regions, box sizes, label lengths and the characters used. Bad records are\n"
+        "errors unless --skip-bad."),
+    example="ocdr data stats path=data/synth/train",
+    output_key=None,
+))

@@ -1,0 +1,1 @@
+"""Data: file formats, converters (IAM, ICDAR), LMDB, character lists, synthetic pages."""

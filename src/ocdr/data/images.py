@@ -1,0 +1,93 @@
+"""Reading images robustly: the format is taken from the bytes, not the file extension.
+
+Every image comes out as an ``(H, W, 3)`` uint8 **RGB** array: RGBA is composited over
+white, grayscale is replicated, 16-bit and float images are scaled to 8 bits.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ocdr.errors import DataError
+from ocdr.fileio import atomic_write_bytes
+
+__all__ = ["IMAGE_EXTENSIONS", "decode_image", "read_image", "sniff_format", "write_image", "to_rgb8"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
+Image.MAX_IMAGE_PIXELS = 200_000_000
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Lower-case format name ('png', 'jpeg', ...) read from the file's magic bytes."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return (im.format or "").lower() or None
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
+def to_rgb8(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        if mode == "F":
+            lo, hi = float(arr.min()), float(arr.max())
+            arr = (arr - lo) / max(hi - lo, 1e-12) * 255.0
+        else:
+            arr = arr / hi * 255.0
+        gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    if mode == "RGB":
+        return np.asarray(img).copy()
+    return np.asarray(img.convert("RGB"))
+
+
+def decode_image(data: bytes, name: str | Path = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes to RGB uint8; a truncated or non-image input is a DataError."""
+    if not data:
+        raise DataError(name, "empty file, not an image")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+            arr = to_rgb8(img)
+    except UnidentifiedImageError:
+        raise DataError(name, "not a readable image (unknown format)") from None
+    except Image.DecompressionBombError as exc:
+        raise DataError(name, f"image too large: {exc}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(name, f"unreadable image ({exc})") from None
+    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(name, f"image has no pixels (shape {arr.shape})")
+    return arr
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "image not found")
+    return decode_image(path.read_bytes(), path)
+
+
+def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
+    """Write an RGB (or gray) uint8 array atomically; the format follows the extension."""
+    path = Path(path)
+    arr = np.asarray(rgb)
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ext = path.suffix.lower() or ".png"
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(ext, arr, params)
+    if not ok:
+        raise DataError(path, f"cannot encode image as {ext}")
+    return atomic_write_bytes(path, buf.tobytes())

@@ -1,0 +1,78 @@
+"""Specs: defaults, YAML, dotted overrides; unknown keys and wrong types fail at load time."""
+from dataclasses import dataclass, field
+
+import pytest
+
+from ocdr.config import describe_spec, load_spec, save_spec, spec_to_yaml
+from ocdr.errors import ConfigError
+
+
+@dataclass
+class DatasetSpec:
+    max_label_length: int = field(default=25, metadata={"help": "longest label kept"})
+    character_list_file: str = ""
+
+
+@dataclass
+class TrainSpec:
+    num_epochs: int = 10
+    lr: float = 1e-3
+
+
+@dataclass
+class ExperimentSpec:
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    tags: list[str] = field(default_factory=list)
+    results_dir: str | None = None
+
+
+def test_defaults_yaml_and_overrides_in_order(tmp_path):
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("train:\n  num_epochs: 3\n  lr: 0.5\ndataset:\n  max_label_length: 10\n")
+    spec = load_spec(ExperimentSpec, spec_file, ["dataset.max_label_length=30", "tags=[a,b]"])
+    assert isinstance(spec, ExperimentSpec) and isinstance(spec.train, TrainSpec)
+    assert spec.train.num_epochs == 3 and spec.train.lr == 0.5
+    assert spec.dataset.max_label_length == 30  # the override beats the file
+    assert spec.tags == ["a", "b"] and spec.results_dir is None
+
+
+def test_unknown_key_in_file_is_named(tmp_path):
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("train:\n  num_epoch: 3\n")
+    with pytest.raises(ConfigError, match=r"spec.yaml: unknown key 'train.num_epoch'"):
+        load_spec(ExperimentSpec, spec_file)
+
+
+def test_unknown_key_on_command_line_is_named():
+    with pytest.raises(ConfigError, match=r"command line: unknown key 'dataset.max_len'"):
+        load_spec(ExperimentSpec, None, ["dataset.max_len=3"])
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigError, match=r"bad value for 'train.num_epochs'"):
+        load_spec(ExperimentSpec, None, ["train.num_epochs=three"])
+
+
+def test_bad_override_syntax_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load_spec(ExperimentSpec, None, ["train.num_epochs"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: not valid YAML"):
+        load_spec(ExperimentSpec, bad)
+    with pytest.raises(ConfigError, match="spec file not found"):
+        load_spec(ExperimentSpec, tmp_path / "none.yaml")
+
+
+def test_saved_spec_loads_back_identically(tmp_path):
+    spec = load_spec(ExperimentSpec, None, ["train.lr=0.25", "tags=[x]"])
+    path = save_spec(spec, tmp_path / "out")
+    assert load_spec(ExperimentSpec, path) == spec
+    assert "max_label_length: 25" in spec_to_yaml(ExperimentSpec)
+
+
+def test_describe_lists_dotted_keys_with_help():
+    rows = {k: (d, h) for k, d, h in describe_spec(ExperimentSpec)}
+    assert rows["dataset.max_label_length"] == ("25", "longest label kept")
+    assert "train.num_epochs" in rows

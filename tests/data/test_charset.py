@@ -1,0 +1,41 @@
+"""Character list files: a line holding one space is the space character."""
+import pytest
+
+from ocdr.data.charset import CharsetSpec, build_charset, make_charset, read_charset, write_charset
+from ocdr.errors import DataError
+
+
+def test_round_trip_with_space_and_non_ascii(tmp_path):
+    chars = ["a", " ", "ß", "Ä", "1", "é"]
+    p = write_charset(tmp_path / "chars.txt", chars)
+    assert p.read_text(encoding="utf-8") == "a\n \nß\nÄ\n1\né\n"
+    assert read_charset(p) == chars
+
+
+def test_build_charset_is_sorted_unique():
+    assert build_charset(["ba", "a c"]) == [" ", "a", "b", "c"]
+    assert build_charset(["AB"], lower=True) == ["a", "b"]
+
+
+def test_errors_name_the_line(tmp_path):
+    p = tmp_path / "c.txt"
+    p.write_text("a\nbc\n")
+    with pytest.raises(DataError, match=r"c.txt:2: expected one character per line, got 'bc'"):
+        read_charset(p)
+    p.write_text("a\nb\na\n")
+    with pytest.raises(DataError, match=r"c.txt:3: character 'a' repeats line 1"):
+        read_charset(p)
+    p.write_text("\n\n")
+    with pytest.raises(DataError, match="character list is empty"):
+        read_charset(p)
+
+
+def test_make_charset_from_gt_list_and_icdar_folder(tmp_path):
+    (tmp_path / "gt_list.txt").write_text("a.png\tHi there\nb.png\tx1\n")
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    (gt / "gt_p.txt").write_text("0,0,5,0,5,5,0,5,Zed\n0,0,5,0,5,5,0,5,###\n")
+    out = tmp_path / "chars.txt"
+    summary = make_charset(CharsetSpec(inputs=[str(tmp_path / "gt_list.txt"), str(gt)], output=str(out)))
+    assert read_charset(out) == [" ", "1", "H", "Z", "d", "e", "h", "i", "r", "t", "x"]
+    assert summary["has_space"] and summary["labels"] == 3
