@@ -1,0 +1,1 @@
+"""Training: one Lightning-based harness shared by the detector and the recognizer."""

@@ -1,0 +1,225 @@
+"""The one training harness (PyTorch Lightning) that the detector and the recognizer share.
+
+A task subclasses :class:`TrainTask` and says three things: how a batch becomes a loss (the
+model's ``forward(images, targets)["loss"]`` by default), which sum-able counts a validation batch
+yields, and how counts become metrics. :func:`fit` does the rest: devices and DDP, precision,
+gradient clipping, EMA, checkpoints every ``checkpoint_interval`` epochs written atomically and
+loadable with ``weights_only=True``, resume, CSV + TensorBoard logs, and the final model file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.strategies import DDPStrategy
+
+from ocdr.train.checkpoint import load_checkpoint, make_model_record, save_checkpoint
+from ocdr.train.optim import build_optimizer, build_scheduler
+from ocdr.train.spec import OptimSpec, TrainSpec
+
+__all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator"]
+log = logging.getLogger("ocdr.train")
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Atomic writes (temp file + rename) and ``weights_only=True`` reads."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options: Any = None) -> None:
+        save_checkpoint(checkpoint, path)
+
+    def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict:
+        return load_checkpoint(path, map_location="cpu")
+
+
+class TrainTask(L.LightningModule):
+    """Base task: wraps a model whose ``forward(images, targets)`` returns a dict with ``loss``."""
+
+    kind = "model"
+
+    def __init__(self, model: torch.nn.Module, model_name: str, model_kwargs: dict, optim: OptimSpec,
+                 spec: dict, charset: list[str] | None = None):
+        super().__init__()
+        self.model = model
+        self.model_name = model_name
+        self.model_kwargs = dict(model_kwargs)
+        self.optim_spec = optim
+        self.spec_dict = spec
+        self.charset = charset
+        self._val_counts: dict[str, torch.Tensor] = {}
+
+    # -- what a task may override ------------------------------------------------------------
+    def compute_loss(self, batch: dict) -> dict:
+        return self.model(batch["images"], batch["targets"])
+
+    def validation_counts(self, batch: dict) -> dict[str, float]:
+        """Sum-able counts of one validation batch (summed over batches and processes)."""
+        out = self.compute_loss(batch)
+        return {"loss_sum": float(out["loss"].detach()), "batches": 1.0}
+
+    def metrics_from_counts(self, counts: dict[str, float]) -> dict[str, float]:
+        return {"loss": counts["loss_sum"] / max(counts["batches"], 1.0)}
+
+    # -- Lightning hooks ------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        out = self.compute_loss(batch)
+        bs = len(batch["images"])
+        for key, value in out.items():
+            if key.startswith("loss") and torch.is_tensor(value) and value.ndim == 0:
+                self.log(f"train/{key}", value.detach(), on_step=True, on_epoch=True, batch_size=bs,
+                         prog_bar=key == "loss", sync_dist=True)
+        return out["loss"]
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_counts = {}
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        for key, value in self.validation_counts(batch).items():
+            prev = self._val_counts.get(key, torch.zeros((), dtype=torch.float64, device=self.device))
+            self._val_counts[key] = prev + float(value)
+
+    def on_validation_epoch_end(self) -> None:
+        keys = sorted(self._val_counts)
+        if not keys:
+            return
+        stacked = torch.stack([self._val_counts[k] for k in keys]).to(self.device)
+        stacked = self.trainer.strategy.reduce(stacked, reduce_op="sum")
+        metrics = self.metrics_from_counts({k: float(v) for k, v in zip(keys, stacked.tolist())})
+        for key, value in metrics.items():
+            self.log(f"val/{key}", float(value), sync_dist=False, rank_zero_only=False)
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(self.parameters(), self.optim_spec)
+        total = int(self.trainer.estimated_stepping_batches)
+        epochs = max(self.trainer.max_epochs or 1, 1)
+        steps_per_epoch = max(total // epochs, 1)
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.optim_spec, total, steps_per_epoch)}
+
+    def model_record(self, state_dict: dict | None = None) -> dict:
+        return make_model_record(self.kind, self.model_name, self.model_kwargs,
+                                 state_dict if state_dict is not None else self.model.state_dict(),
+                                 self.spec_dict, self.charset, self.current_epoch, self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        record = self.model_record({})
+        record.pop("state_dict")  # the weights are already in checkpoint["state_dict"]
+        checkpoint["ocdr"] = record
+
+
+class EMA(Callback):
+    """Exponential moving average of the weights, used for validation and the final model."""
+
+    def __init__(self, decay: float = 0.999):
+        self.decay = decay
+        self.shadow: dict[str, torch.Tensor] = {}
+        self._backup: dict[str, torch.Tensor] = {}
+
+    def _floating(self, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in module.state_dict().items() if v.dtype.is_floating_point}
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        if not self.shadow:
+            self.shadow = {k: v.detach().clone() for k, v in self._floating(pl_module.model).items()}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        # Warm-up of the decay (as in timm/YOLO EMA) so early checkpoints are not dominated by init.
+        d = min(self.decay, (1 + trainer.global_step) / (10 + trainer.global_step))
+        with torch.no_grad():
+            for k, v in self._floating(pl_module.model).items():
+                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+
+    def swap_in(self, pl_module) -> None:
+        state = self._floating(pl_module.model)
+        self._backup = {k: v.detach().clone() for k, v in state.items()}
+        pl_module.model.load_state_dict({**pl_module.model.state_dict(), **self.shadow})
+
+    def swap_out(self, pl_module) -> None:
+        if self._backup:
+            pl_module.model.load_state_dict({**pl_module.model.state_dict(), **self._backup})
+            self._backup = {}
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if self.shadow and not trainer.sanity_checking:
+            self.swap_in(pl_module)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self.swap_out(pl_module)
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.decay = state["decay"]
+        self.shadow = state["shadow"]
+
+
+def resolve_accelerator(spec: TrainSpec) -> tuple[str, int]:
+    """(accelerator, devices): CUDA when asked or available, else CPU processes."""
+    use_cuda = spec.device == "cuda" or (spec.device == "auto" and torch.cuda.is_available())
+    if use_cuda and not torch.cuda.is_available():
+        from ocdr.errors import ConfigError
+
+        raise ConfigError("train.device=cuda but no CUDA device is available")
+    if use_cuda:
+        return "gpu", min(spec.num_gpus, torch.cuda.device_count())
+    return "cpu", spec.num_gpus
+
+
+def _find_resume(spec: TrainSpec, results_dir: Path) -> str | None:
+    if spec.resume_training_checkpoint_path:
+        path = Path(spec.resume_training_checkpoint_path)
+        load_checkpoint(path)  # fail now, clearly, if it is missing or unsafe
+        return str(path)
+    last = results_dir / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
+def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback]) -> L.Trainer:
+    accelerator, devices = resolve_accelerator(spec)
+    strategy: Any = "auto"
+    if devices * spec.num_nodes > 1:
+        strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
+    ckpt = ModelCheckpoint(dirpath=results_dir, filename="model_epoch_{epoch:03d}", auto_insert_metric_name=False,
+                           every_n_epochs=spec.checkpoint_interval, save_top_k=-1, save_last=True,
+                           save_on_train_epoch_end=True)
+    # A new version folder per run, so a resumed run never overwrites earlier curves.
+    loggers = [CSVLogger(results_dir, name="logs"),
+               TensorBoardLogger(results_dir, name="tensorboard", default_hp_metric=False)]
+    return L.Trainer(
+        accelerator=accelerator, devices=devices, num_nodes=spec.num_nodes, strategy=strategy,
+        precision=spec.precision, max_epochs=spec.num_epochs, max_steps=spec.max_steps,
+        check_val_every_n_epoch=spec.validation_interval, gradient_clip_val=spec.clip_grad_norm or None,
+        callbacks=[ckpt, LearningRateMonitor("step"), *callbacks], logger=loggers,
+        plugins=[SafeCheckpointIO()], log_every_n_steps=spec.log_every_n_steps,
+        enable_progress_bar=spec.progress_bar, enable_model_summary=False, default_root_dir=results_dir,
+        num_sanity_val_steps=0, deterministic=False,
+    )
+
+
+def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir: str | Path) -> dict:
+    """Train ``task``; resume from ``results_dir/last.ckpt`` (or the given checkpoint) when present."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(spec.seed, workers=True, verbose=False)
+    ema = EMA(spec.ema_decay) if spec.ema else None
+    trainer = build_trainer(spec, results_dir, [ema] if ema else [])
+    resume = _find_resume(spec, results_dir)
+    if resume:
+        log.info("resuming from %s", resume)
+    trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=resume)
+    final = results_dir / "model_final.pth"
+    if trainer.is_global_zero:
+        state = task.model.state_dict()
+        if ema is not None and ema.shadow:
+            state = {**state, **ema.shadow}
+        save_checkpoint(task.model_record(state), final)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
+    return {"results_dir": str(results_dir), "model": str(final), "epochs": trainer.current_epoch,
+            "steps": trainer.global_step, "resumed_from": resume, "metrics": metrics,
+            "rank": int(os.environ.get("RANK", trainer.global_rank))}
