@@ -1,0 +1,85 @@
+"""The ``ocdr`` command line: help on every command, --print-spec, overrides, one-line errors."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ocdr.cli.main import build_parser, main
+from ocdr.cli.registry import COMMANDS
+from ocdr.config import spec_to_yaml
+
+ALL = sorted(COMMANDS)
+
+
+def _argv(key):
+    group, name = key
+    return [name] if group == "" else [group, name]
+
+
+def test_expected_commands_are_registered():
+    assert {("data", "iam"), ("data", "icdar"), ("data", "synth"), ("data", "charset"), ("data", "stats"),
+            ("ocrnet", "dataset_convert"), ("", "demo")} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("key", ALL, ids=lambda k: " ".join(p for p in k if p))
+def test_every_command_explains_itself_with_an_example(key, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*_argv(key), "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and "ocdr " in out.split("example:")[1]
+    assert "spec keys" in out
+
+
+@pytest.mark.parametrize("key", ALL, ids=lambda k: " ".join(p for p in k if p))
+def test_print_spec_is_the_default_spec(key, capsys):
+    assert main([*_argv(key), "--print-spec"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed == yaml.safe_load(spec_to_yaml(COMMANDS[key].spec))
+
+
+def test_print_spec_applies_file_and_overrides(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("num_pages: 7\nseed: 3\n")
+    assert main(["data", "synth", "-e", str(spec), "seed=5", "--print-spec"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["num_pages"] == 7 and printed["seed"] == 5
+
+
+def test_unknown_key_is_one_line_error(capsys):
+    assert main(["data", "synth", "num_page=3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: command line: unknown key 'num_page'"
+
+
+def test_bad_data_is_one_line_error_naming_file_and_line(tmp_path, capsys):
+    gt = tmp_path / "gt_list.txt"
+    gt.write_text("a.png\tok\nb.png\n")
+    assert main(["data", "charset", f"inputs=[{gt}]", f"output={tmp_path / 'c.txt'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and err.endswith("gt_list.txt:2: expected '<image path><TAB><label>', found no tab")
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_skip_bad_counts_and_continues(tmp_path, capsys):
+    gt = tmp_path / "gt_list.txt"
+    gt.write_text("a.png\tok\nb.png\n")
+    out = tmp_path / "c.txt"
+    assert main(["data", "charset", "--skip-bad", f"inputs=[{gt}]", f"output={out}"]) == 0
+    assert out.read_text() == "k\no\n"
+    assert '"no tab": 1' in capsys.readouterr().out
+
+
+def test_group_without_command_prints_help(capsys):
+    assert main(["data"]) == 2
+    assert "synth" in capsys.readouterr().out
+
+
+def test_installed_entry_point_runs():
+    proc = subprocess.run([sys.executable, "-m", "ocdr.cli.main", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "ocdr" in proc.stdout
+
+
+def test_parser_builds_without_duplicate_names():
+    assert build_parser().prog == "ocdr"
