@@ -1,0 +1,116 @@
+"""``ocdr data synth``: layout, determinism, and boxes that agree with the pixels."""
+from collections import Counter
+
+import numpy as np
+import pytest
+from shapely.geometry import Polygon
+
+import ocdr.data.synth as synth
+from ocdr.data.charset import read_charset
+from ocdr.data.formats import read_gt_list, read_icdar_gt
+from ocdr.data.images import read_image
+from ocdr.data.synth import SynthSpec, generate, render_page
+from ocdr.errors import ConfigError, OcdrError
+
+
+def _small(out, **kw):
+    return SynthSpec(**{"output_dir": str(out), "num_pages": 6, "test_fraction": 0.34, "min_width": 240,
+                        "max_width": 320, "min_height": 240, "max_height": 320, "min_text_height": 14,
+                        "max_text_height": 26, "workers": 1, **kw})
+
+
+def test_layout_and_counts(tmp_path):
+    summary = generate(_small(tmp_path))
+    assert summary["pages"] == {"train": 4, "test": 2}
+    for split, n in (("train", 4), ("test", 2)):
+        assert len(list((tmp_path / split / "img").glob("synth_*.jpg"))) == n
+        assert len(list((tmp_path / split / "gt").glob("gt_synth_*.txt"))) == n
+    assert (tmp_path / "test" / "img" / "synth_00005.jpg").is_file()
+    gt_words = Counter(r.text for split in ("train", "test") for f in (tmp_path / split / "gt").iterdir()
+                       for r in read_icdar_gt(f))
+    list_words = Counter(label for split in ("train", "test")
+                         for _, label in read_gt_list(tmp_path / split / "crops" / "gt_list.txt"))
+    assert gt_words == list_words and sum(gt_words.values()) == summary["words"] > 0
+    chars = set(read_charset(tmp_path / "character_list.txt"))
+    assert set("".join(gt_words)) == chars
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    generate(_small(tmp_path / "a", workers=2, num_pages=8))
+    generate(_small(tmp_path / "b", workers=1, num_pages=8))
+    generate(_small(tmp_path / "c", seed=1, num_pages=8))
+    rel = "train/gt/gt_synth_00002.txt"
+    assert (tmp_path / "a" / rel).read_text() == (tmp_path / "b" / rel).read_text()
+    img = "train/img/synth_00002.jpg"
+    assert (tmp_path / "a" / img).read_bytes() == (tmp_path / "b" / img).read_bytes()
+    assert (tmp_path / "a" / rel).read_text() != (tmp_path / "c" / rel).read_text()
+
+
+def test_quads_follow_the_ink():
+    """Inside each quad the page is clearly darker than paper far from every quad; quads are
+    inside the page, clockwise from top-left, and do not overlap."""
+    spec = _small("unused", blur_prob=0.0, noise_prob=0.0)
+    hand, printed = synth.find_fonts()
+    import cv2
+
+    for index in range(4):
+        image, regions = render_page(np.random.default_rng([7, index]), spec, hand, printed, synth.load_words())
+        gray = image.mean(axis=2)
+        h, w = gray.shape
+        text_mask = np.zeros((h, w), np.uint8)
+        polys = []
+        for r in regions:
+            assert r.points.shape == (4, 2)
+            assert (r.points >= -0.5).all() and (r.points[:, 0] <= w + 0.5).all() and (r.points[:, 1] <= h + 0.5).all()
+            p = Polygon(r.points)
+            assert p.is_valid and p.area > 20
+            # clockwise on the image (y down) means positive shoelace area with y flipped: top-left first
+            assert r.points[0, 0] < r.points[1, 0] and r.points[0, 1] < r.points[3, 1]
+            polys.append(p)
+            cv2.fillPoly(text_mask, [np.round(r.points).astype(np.int32)], 1)
+        for i in range(len(polys)):
+            for j in range(i + 1, len(polys)):
+                assert polys[i].intersection(polys[j]).area < 1.0
+        far = cv2.dilate(text_mask, np.ones((9, 9), np.uint8)) == 0
+        for r in regions:
+            m = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(m, [np.round(r.points).astype(np.int32)], 1)
+            inside = gray[m == 1]
+            # the darkest tenth of each box is ink, well below the paper's median
+            assert np.percentile(inside, 10) < np.median(gray[far]) - 40, r.text
+        assert len(regions) >= spec.words_per_page_min // 2
+
+
+def test_content_mixes_case_digits_and_punctuation(tmp_path):
+    generate(_small(tmp_path, num_pages=6))
+    labels = [label for _, label in read_gt_list(tmp_path / "train" / "crops" / "gt_list.txt")]
+    text = "".join(labels)
+    assert any(c.islower() for c in text) and any(c.isupper() for c in text) and any(c.isdigit() for c in text)
+    assert any(c in ",.:;!?()'-/" for c in text)
+
+
+def test_crops_are_upright_word_images(tmp_path):
+    generate(_small(tmp_path, num_pages=2, test_fraction=0.0))
+    rows = read_gt_list(tmp_path / "train" / "crops" / "gt_list.txt")
+    for name, label in rows[:10]:
+        crop = read_image(tmp_path / "train" / "crops" / name)
+        h, w = crop.shape[:2]
+        assert h >= 8 and (w >= h or len(label) <= 2)  # a word is wider than tall
+        assert crop.mean(axis=2).min() < 150  # holds ink
+
+
+def test_falls_back_to_pillow_font_when_no_fonts(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "FONT_ROOTS", ())
+    summary = generate(_small(tmp_path, num_pages=1, test_fraction=0.0))
+    assert summary["fonts"] == ["pillow default"] and summary["words"] > 0
+
+
+def test_bad_specs(tmp_path):
+    with pytest.raises(OcdrError, match="font file not found"):
+        generate(_small(tmp_path, fonts=[str(tmp_path / "none.ttf")]))
+    from ocdr.config import load_spec
+
+    with pytest.raises(OcdrError, match="num_pages must be >= 1"):
+        load_spec(SynthSpec, None, ["num_pages=0"])
+    with pytest.raises(ConfigError, match="unknown key 'pages'"):
+        load_spec(SynthSpec, None, ["pages=3"])
