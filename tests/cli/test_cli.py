@@ -83,3 +83,22 @@ def test_installed_entry_point_runs():
 
 def test_parser_builds_without_duplicate_names():
     assert build_parser().prog == "ocdr"
+
+
+def test_resolved_spec_is_saved_beside_the_result(tmp_path, capsys):
+    from ocdr.config import load_spec
+    from ocdr.data.icdar import IcdarSpec
+
+    src = tmp_path / "src"
+    src.mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (16, 16)).save(src / "a.png")
+    (src / "gt_a.txt").write_text("1,1,9,1,9,9,1,9,hi\n")
+    out = tmp_path / "out"
+    assert main(["data", "icdar", f"input_dir={src}", f"output_dir={out}", "split=test"]) == 0
+    saved = out / "data_icdar_spec.yaml"
+    assert saved.is_file()
+    spec = load_spec(IcdarSpec, saved)
+    assert spec.split == "test" and spec.input_dir == str(src)
+    assert (out / "test" / "gt" / "gt_a.txt").is_file()

@@ -38,6 +38,7 @@ def test_dont_care(text):
 
 @pytest.mark.parametrize("line,message", [
     ("0,0,10,0,10,5,hello", "expected at least 8 coordinates (4 points), got 6"),
+    ("0,0,10,0,10,5,0,hello", "expected at least 8 coordinates (4 points), got 7"),
     ("0,0,10,abc,10,5,0,5,hello", "coordinate 4 is not a number: 'abc'"),
     ("0,0,10,nan,10,5,0,5,hello", "coordinate 4 is not finite: 'nan'"),
     ("hello", "expected at least 8 coordinates (4 points), got 0"),
