@@ -1,0 +1,1 @@
+"""Metrics: the ICDAR 2015 detection protocol and recognition accuracies."""

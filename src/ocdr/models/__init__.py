@@ -1,0 +1,1 @@
+"""Models: backbones, the DBNet detector, the recognizers, and the name -> builder registry."""

@@ -1,0 +1,1 @@
+"""DBNet text detection: model, loss, label makers (targets) and post-processing."""
