@@ -1,0 +1,1 @@
+"""Export to ONNX (plain ONNX Runtime runs every exported graph)."""

@@ -1,0 +1,59 @@
+"""ONNX export of the detector with dynamic batch, height and width, checked and atomic.
+
+The deformable convolutions are exported as their ``grid_sample`` decomposition (see
+``ocdr.models.backbones.resnet.deform_conv2d_decomposed``), so no TensorRT plugin is needed.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+__all__ = ["export_detector", "onnxruntime_session", "max_abs_diff"]
+
+
+def export_detector(model: torch.nn.Module, path: str | Path, opset: int = 17,
+                    sample_hw: tuple[int, int] = (64, 96)) -> Path:
+    """Write ``model`` (its probability map) to ``path``; input ``images`` N x 3 x H x W, output ``prob``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = copy.deepcopy(model).cpu().eval()
+    net.exportable = True
+    sample = torch.randn(1, 3, *sample_hw)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(net, (sample,), tmp, input_names=["images"], output_names=["prob"],
+                              dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
+                                            "prob": {0: "batch", 2: "height", 3: "width"}},
+                              opset_version=opset, dynamo=False)
+        onnx.checker.check_model(onnx.load(tmp), full_check=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def onnxruntime_session(path: str | Path, threads: int = 0):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def max_abs_diff(model: torch.nn.Module, session, images: np.ndarray) -> float:
+    """Largest |PyTorch - ONNX Runtime| of the probability map on ``images`` (N x 3 x H x W float32)."""
+    net = model.eval()
+    with torch.no_grad():
+        ref = net(torch.from_numpy(images))["prob"].numpy()
+    got = session.run(None, {"images": images})[0]
+    return float(np.abs(ref - got).max())

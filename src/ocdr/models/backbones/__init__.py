@@ -1,0 +1,1 @@
+"""Backbones returning multi-scale feature maps."""
