@@ -24,7 +24,7 @@ from ocdr.errors import ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["load_spec", "save_spec", "spec_to_yaml", "describe_spec"]
+__all__ = ["load_spec", "save_spec", "spec_to_yaml", "spec_to_dict", "describe_spec"]
 
 
 def _explain(exc: OmegaConfBaseException, source: str) -> ConfigError:
@@ -87,7 +87,8 @@ def load_spec(schema: type[T], path: str | Path | None = None, overrides: Iterab
     return obj
 
 
-def _as_dict(spec: Any) -> dict:
+def spec_to_dict(spec: Any) -> dict:
+    """Plain nested dict of a spec (what checkpoints store)."""
     if dataclasses.is_dataclass(spec):
         return OmegaConf.to_container(OmegaConf.structured(spec), resolve=True, enum_to_str=True)
     return dict(spec)
@@ -97,7 +98,7 @@ def spec_to_yaml(spec: Any) -> str:
     """The spec (an instance or a dataclass type for its defaults) as YAML text."""
     if isinstance(spec, type):
         spec = spec()
-    return yaml.safe_dump(_as_dict(spec), sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(spec_to_dict(spec), sort_keys=False, allow_unicode=True)
 
 
 def save_spec(spec: Any, directory: str | Path, name: str = "spec.yaml") -> Path:

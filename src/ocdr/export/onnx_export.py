@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import torch
 
-__all__ = ["export_detector", "onnxruntime_session", "max_abs_diff"]
+__all__ = ["export_detector", "onnxruntime_session", "max_abs_diff", "export_detector_command"]
 
 
 def export_detector(model: torch.nn.Module, path: str | Path, opset: int = 17,
@@ -57,3 +57,20 @@ def max_abs_diff(model: torch.nn.Module, session, images: np.ndarray) -> float:
         ref = net(torch.from_numpy(images))["prob"].numpy()
     got = session.run(None, {"images": images})[0]
     return float(np.abs(ref - got).max())
+
+
+def export_detector_command(spec) -> dict:
+    """``ocdr ocdnet export``: write the ONNX file and (by default) verify it against PyTorch."""
+    from ocdr.pipeline.detector import load_detector
+
+    model, record = load_detector(spec.export.checkpoint, "cpu")
+    path = export_detector(model, spec.export.onnx_file, spec.export.opset)
+    result = {"onnx_file": str(path), "opset": spec.export.opset, "model": record["model"]["name"]}
+    if spec.export.verify:
+        images = np.random.default_rng(0).standard_normal((1, 3, 96, 128)).astype(np.float32)
+        result["max_abs_diff"] = max_abs_diff(model, onnxruntime_session(path), images)
+        if result["max_abs_diff"] > 1e-4:
+            from ocdr.errors import OcdrError
+
+            raise OcdrError(f"exported model differs from PyTorch by {result['max_abs_diff']:.2e} (> 1e-4)")
+    return result

@@ -202,13 +202,14 @@ def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback])
     )
 
 
-def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir: str | Path) -> dict:
+def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir: str | Path,
+        extra_callbacks: list[Callback] = ()) -> dict:
     """Train ``task``; resume from ``results_dir/last.ckpt`` (or the given checkpoint) when present."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(spec.seed, workers=True, verbose=False)
     ema = EMA(spec.ema_decay) if spec.ema else None
-    trainer = build_trainer(spec, results_dir, [ema] if ema else [])
+    trainer = build_trainer(spec, results_dir, ([ema] if ema else []) + list(extra_callbacks))
     resume = _find_resume(spec, results_dir)
     if resume:
         log.info("resuming from %s", resume)

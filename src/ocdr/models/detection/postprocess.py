@@ -1,8 +1,10 @@
 """DB post-processing (numpy/OpenCV): probability map -> text polygons in image coordinates.
 
-binarize at ``thresh`` -> contours -> score = mean probability inside the contour (dropped below
-``box_thresh``) -> unclip (grow by A * unclip_ratio / L, undoing the training shrink) -> a
-minimum-area rectangle (``polygon=False``) or the grown polygon -> scaled to the original size.
+binarize at ``thresh`` -> contours -> a minimum-area rectangle (``polygon=False``) or a
+simplified contour (``polygon=True``) -> score = mean probability inside the contour (dropped
+below ``box_thresh``) -> unclip: grow by A * unclip_ratio / L, undoing the shrink the model was
+trained on (``targets.make_shrink_map``) -> minimum-area rectangle again -> scaled to the original
+image size, clipped to it, in ICDAR order. Keys and defaults follow DBNet / TAO OCDNet.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ __all__ = ["PostProcessConfig", "db_postprocess", "batch_postprocess", "unclip_d
 @dataclass
 class PostProcessConfig:
     thresh: float = field(default=0.3, metadata={"help": "binarization threshold on the probability map"})
-    box_thresh: float = field(default=0.55, metadata={"help": "drop boxes whose mean probability is lower"})
+    box_thresh: float = field(default=0.7, metadata={"help": "drop boxes whose mean probability is lower"})
     max_candidates: int = field(default=1000, metadata={"help": "most contours examined per image"})
     unclip_ratio: float = field(default=1.5, metadata={"help": "how much a box grows back: distance = A * ratio / L"})
     polygon: bool = field(default=False, metadata={"help": "output polygons instead of quadrilaterals"})
@@ -28,6 +30,7 @@ class PostProcessConfig:
 
 
 def unclip_distance(polygon: np.ndarray, ratio: float) -> float:
+    """A * ratio / L: how far a detected kernel grows back towards the whole word."""
     p = np.asarray(polygon, np.float32)
     perimeter = cv2.arcLength(p, True)
     return 0.0 if perimeter == 0 else abs(cv2.contourArea(p)) * ratio / perimeter
@@ -44,62 +47,77 @@ def _score(prob: np.ndarray, contour: np.ndarray) -> float:
 
 
 def _grow(points: np.ndarray, ratio: float) -> np.ndarray | None:
+    """The unclipped shape, or None when growing gives no single polygon (DBNet drops those)."""
     grown = offset_polygon(points, unclip_distance(points, ratio))
     if len(grown) != 1:
         return None
     return grown[0]
 
 
+def _kernel_outline(contour: np.ndarray, cfg: PostProcessConfig) -> np.ndarray | None:
+    """The shape to unclip: the contour's minimum-area rectangle, or in polygon mode the contour
+    simplified to within 0.2 % of its perimeter (DBNet's choice); None for specks."""
+    if cfg.polygon:
+        pts = cv2.approxPolyDP(contour, 0.002 * cv2.arcLength(contour, True), True).reshape(-1, 2)
+        if len(pts) >= 4:
+            return pts.astype(np.float64)
+    rect = cv2.minAreaRect(contour)
+    if not cfg.polygon and min(rect[1]) < cfg.min_size:
+        return None
+    return cv2.boxPoints(rect).astype(np.float64)
+
+
+def _start_top_left(points: np.ndarray) -> np.ndarray:
+    """A clockwise polygon rolled to start at its top-left-most point (smallest x + y)."""
+    return np.roll(points, -int(np.argmin(points[:, 0] + points[:, 1])), axis=0)
+
+
+def _to_image(points: np.ndarray, scale: tuple[float, float], size: tuple[int, int], polygon: bool) -> np.ndarray:
+    """Map pixels -> image pixels, clipped to the image, in ICDAR order (clockwise from top-left)."""
+    out = points * np.asarray(scale)
+    out[:, 0] = np.clip(out[:, 0], 0, size[1])
+    out[:, 1] = np.clip(out[:, 1], 0, size[0])
+    out = _start_top_left(to_clockwise(out)) if polygon else order_quad(out)
+    return out.astype(np.float32)
+
+
 def db_postprocess(prob: np.ndarray, cfg: PostProcessConfig, dest_size: tuple[int, int] | None = None
                    ) -> tuple[list[np.ndarray], list[float]]:
-    """Polygons (float32 (N, 2), clockwise from top-left) and scores for one (H, W) probability map.
+    """Polygons (float32 (N, 2), ICDAR order) and their scores for one (H, W) probability map.
 
-    ``dest_size`` = (height, width) of the original image the map should be scaled to.
+    ``dest_size`` = (height, width) of the original image: x is scaled by orig_w / W and y by
+    orig_h / H (the map of a resized image); None keeps map coordinates.
     """
     prob = np.asarray(prob, np.float32)
+    if prob.ndim != 2:
+        raise ValueError(f"db_postprocess wants one (H, W) probability map, got shape {prob.shape}")
     h, w = prob.shape
-    dh, dw = dest_size if dest_size is not None else (h, w)
-    sx, sy = dw / w, dh / h
-    bitmap = (prob > cfg.thresh).astype(np.uint8)
-    contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    size = dest_size if dest_size is not None else (h, w)
+    scale = (size[1] / w, size[0] / h)
+    contours, _ = cv2.findContours((prob > cfg.thresh).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     polys, scores = [], []
     for contour in contours[: cfg.max_candidates]:
-        pts = contour.reshape(-1, 2).astype(np.float64)
-        if cfg.polygon:
-            eps = 0.002 * cv2.arcLength(contour, True)
-            pts = cv2.approxPolyDP(contour, eps, True).reshape(-1, 2).astype(np.float64)
-            if len(pts) < 4:
-                pts = cv2.boxPoints(cv2.minAreaRect(contour)).astype(np.float64)
-        else:
-            rect = cv2.minAreaRect(contour)
-            if min(rect[1]) < cfg.min_size:
-                continue
-            pts = cv2.boxPoints(rect).astype(np.float64)
-        score = _score(prob, contour.reshape(-1, 2).astype(np.float64))
+        outline = _kernel_outline(contour, cfg)
+        if outline is None:
+            continue
+        score = _score(prob, contour.reshape(-1, 2))
         if score < cfg.box_thresh:
             continue
-        grown = _grow(pts, cfg.unclip_ratio)
+        grown = _grow(outline, cfg.unclip_ratio)
         if grown is None:
             continue
         rect = cv2.minAreaRect(grown.astype(np.float32))
         if min(rect[1]) < cfg.min_size + 2:
             continue
-        out = grown if cfg.polygon else cv2.boxPoints(rect).astype(np.float64)
-        out = out * [sx, sy]
-        out[:, 0] = np.clip(out[:, 0], 0, dw)
-        out[:, 1] = np.clip(out[:, 1], 0, dh)
-        out = order_quad(out) if not cfg.polygon else _start_top_left(to_clockwise(out))
-        polys.append(out.astype(np.float32))
+        polys.append(_to_image(grown if cfg.polygon else cv2.boxPoints(rect).astype(np.float64),
+                               scale, size, cfg.polygon))
         scores.append(score)
     return polys, scores
 
 
-def _start_top_left(points: np.ndarray) -> np.ndarray:
-    return np.roll(points, -int(np.argmin(points[:, 0] + points[:, 1])), axis=0)
-
-
 def batch_postprocess(probs: np.ndarray, cfg: PostProcessConfig,
                       dest_sizes: list[tuple[int, int]] | None = None) -> list[tuple[list[np.ndarray], list[float]]]:
+    """``db_postprocess`` over a batch of maps (B, H, W) or (B, 1, H, W); ``dest_sizes`` per image."""
     probs = np.asarray(probs)
     if probs.ndim == 4:
         probs = probs[:, 0]

@@ -1,0 +1,45 @@
+"""``ocdr ocdnet ...``: the DBNet text detector (TAO OCDNet's commands and spec keys)."""
+from __future__ import annotations
+
+from ocdr.cli.registry import Command, register
+from ocdr.config.ocdnet import OcdnetSpec
+from ocdr.eval.evaluate_detector import evaluate_detector
+from ocdr.export.onnx_export import export_detector_command
+from ocdr.pipeline.det_inference import detector_inference
+from ocdr.train.detection import train_detector
+
+_SPEC_NOTE = "One spec serves train, evaluate, inference and export, as in TAO."
+
+register(Command(
+    group="ocdnet", name="train", spec=OcdnetSpec, run=train_detector,
+    summary="train the DBNet detector (resumes from results_dir/last.ckpt)",
+    description=("Trains on dataset.train_data_path, validates (P/R/hmean) on dataset.validate_data_path every\n"
+                 "train.validation_interval epochs, writes checkpoints, logs and model_final.pth into\n"
+                 "train.results_dir. With no data, the synthetic dataset is generated first. " + _SPEC_NOTE),
+    example="ocdr ocdnet train train.num_epochs=3 model.backbone=resnet18 train.results_dir=runs/det",
+    output_key=None,
+))
+register(Command(
+    group="ocdnet", name="evaluate", spec=OcdnetSpec, run=evaluate_detector,
+    summary="ICDAR 2015 precision/recall/hmean of a detector, with the worst images drawn",
+    description=("Evaluates evaluate.checkpoint on evaluate.data_path (default: dataset.validate_data_path) with\n"
+                 "the postprocess settings; writes metrics.json and worst/*.jpg (green: truth, red: detections)."),
+    example="ocdr ocdnet evaluate evaluate.checkpoint=runs/det/model_final.pth postprocess.box_thresh=0.6",
+    output_key=None,
+))
+register(Command(
+    group="ocdnet", name="inference", spec=OcdnetSpec, run=detector_inference,
+    summary="detect text in an image or a folder: <stem>_result.jpg, <stem>_pred.jpg, <stem>.txt",
+    description=("Runs inference.checkpoint (.pth, or .onnx with ONNX Runtime) on inference.input; text lines are\n"
+                 "x1,y1,...,x4,y4,score. inference.tiled=true cuts large pages into overlapping tiles."),
+    example="ocdr ocdnet inference inference.checkpoint=runs/det/model_final.pth inference.input=page.jpg",
+    output_key=None,
+))
+register(Command(
+    group="ocdnet", name="export", spec=OcdnetSpec, run=export_detector_command,
+    summary="export the detector to ONNX (dynamic batch, height, width) and verify it with ONNX Runtime",
+    description=("Writes export.onnx_file (input 'images' N x 3 x H x W normalized RGB, output 'prob'), checks it\n"
+                 "with onnx.checker and compares ONNX Runtime with PyTorch. Deformable backbones export too."),
+    example="ocdr ocdnet export export.checkpoint=runs/det/model_final.pth export.onnx_file=det.onnx",
+    output_key=None,
+))

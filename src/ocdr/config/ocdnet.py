@@ -1,0 +1,102 @@
+"""The OCDNet (DBNet detector) experiment spec: TAO's section and key names where TAO has them.
+
+One spec serves ``ocdr ocdnet train|evaluate|inference|export``, as in TAO; every key has a
+default, so each command runs with no spec on the synthetic dataset (generated on first use).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ocdr.data.transforms import DetAugSpec
+from ocdr.errors import ConfigError
+from ocdr.models.detection.postprocess import PostProcessConfig
+from ocdr.train.spec import OptimSpec, TrainSpec
+
+__all__ = ["OcdnetSpec", "BACKBONES", "model_name_for"]
+
+# TAO's backbone names -> registered builders.
+BACKBONES = {
+    "resnet18": "dbnet_resnet18", "resnet50": "dbnet_resnet50",
+    "deformable_resnet18": "dbnet_resnet18_dcn", "deformable_resnet50": "dbnet_resnet50_dcn",
+    "tiny": "dbnet_tiny",
+}
+
+
+def model_name_for(backbone: str) -> str:
+    if backbone not in BACKBONES:
+        raise ConfigError(f"model.backbone: '{backbone}' is not one of {', '.join(BACKBONES)}")
+    return BACKBONES[backbone]
+
+
+@dataclass
+class DetModelSpec:
+    backbone: str = field(default="resnet18", metadata={"help": "resnet18 | resnet50 | deformable_resnet18 | deformable_resnet50 | tiny"})
+    pretrained_model_path: str = field(default="", metadata={"help": "checkpoint to start from (matching tensors are copied)"})
+    inner_channels: int = field(default=256, metadata={"help": "FPN channels"})
+    k: float = field(default=50.0, metadata={"help": "differentiable binarization steepness"})
+
+
+@dataclass
+class DetDatasetSpec:
+    train_data_path: list[str] = field(default_factory=lambda: ["data/synth/train"], metadata={"help": "training folders (img/ + gt/)"})
+    validate_data_path: list[str] = field(default_factory=lambda: ["data/synth/test"], metadata={"help": "validation folders"})
+    synth_if_missing: bool = field(default=True, metadata={"help": "generate the synthetic dataset when the default folders are absent"})
+    synth_pages: int = field(default=200, metadata={"help": "pages generated when synthesising"})
+    image_size: int = field(default=640, metadata={"help": "validation: long side (multiple of 32)"})
+    shrink_ratio: float = field(default=0.4, metadata={"help": "text shrink ratio of the targets"})
+    thresh_min: float = field(default=0.3, metadata={"help": "threshold map minimum"})
+    thresh_max: float = field(default=0.7, metadata={"help": "threshold map maximum"})
+    min_text_size: int = field(default=8, metadata={"help": "smaller text is ignored in training"})
+    skip_bad: bool = field(default=False, metadata={"help": "skip bad records (counted) instead of failing"})
+    augmentation: DetAugSpec = field(default_factory=DetAugSpec)
+
+
+@dataclass
+class DetEvaluateSpec:
+    checkpoint: str = field(default="runs/ocdnet/train/model_final.pth", metadata={"help": "model to evaluate"})
+    data_path: list[str] = field(default_factory=list, metadata={"help": "folders to evaluate (default: dataset.validate_data_path)"})
+    results_dir: str = field(default="runs/ocdnet/evaluate", metadata={"help": "metrics JSON and the worst cases"})
+    num_worst: int = field(default=8, metadata={"help": "worst images drawn into the report"})
+
+
+@dataclass
+class DetInferenceSpec:
+    checkpoint: str = field(default="runs/ocdnet/train/model_final.pth", metadata={"help": "model (.pth) or exported .onnx"})
+    input: str = field(default="data/synth/test/img", metadata={"help": "an image file or a folder of images"})
+    results_dir: str = field(default="runs/ocdnet/inference", metadata={"help": "annotated images and txt"})
+    backend: str = field(default="torch", metadata={"help": "torch | onnxruntime"})
+    long_side: int = field(default=736, metadata={"help": "images are resized so the long side is this (multiple of 32)"})
+    tiled: bool = field(default=False, metadata={"help": "run overlapping tiles at full resolution (large pages)"})
+    tile_size: int = field(default=640, metadata={"help": "tile side (multiple of 32)"})
+    tile_overlap: int = field(default=128, metadata={"help": "tile overlap in pixels"})
+
+
+@dataclass
+class DetExportSpec:
+    checkpoint: str = field(default="runs/ocdnet/train/model_final.pth", metadata={"help": "model to export"})
+    onnx_file: str = field(default="runs/ocdnet/export/ocdnet.onnx", metadata={"help": "ONNX file to write"})
+    opset: int = field(default=17, metadata={"help": "ONNX opset (>= 16 for GridSample)"})
+    verify: bool = field(default=True, metadata={"help": "check ONNX Runtime against PyTorch on a random input"})
+
+
+@dataclass
+class OcdnetSpec:
+    model: DetModelSpec = field(default_factory=DetModelSpec)
+    dataset: DetDatasetSpec = field(default_factory=DetDatasetSpec)
+    train: TrainSpec = field(default_factory=lambda: TrainSpec(
+        num_epochs=10, batch_size=4, results_dir="runs/ocdnet/train", clip_grad_norm=5.0,
+        optim=OptimSpec(optim="adam", lr=1e-3, lr_scheduler="poly", warmup_epochs=1.0)))
+    postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
+    evaluate: DetEvaluateSpec = field(default_factory=DetEvaluateSpec)
+    inference: DetInferenceSpec = field(default_factory=DetInferenceSpec)
+    export: DetExportSpec = field(default_factory=DetExportSpec)
+
+    def validate(self) -> None:
+        model_name_for(self.model.backbone)
+        self.train.validate()
+        if self.dataset.augmentation.crop_size % 32 or self.dataset.image_size % 32:
+            raise ConfigError("dataset.augmentation.crop_size and dataset.image_size must be multiples of 32")
+        if self.inference.backend not in ("torch", "onnxruntime"):
+            raise ConfigError(f"inference.backend: '{self.inference.backend}' is not one of torch, onnxruntime")
+        if self.inference.tile_size % 32 or self.inference.long_side % 32:
+            raise ConfigError("inference.tile_size and inference.long_side must be multiples of 32")

@@ -1,0 +1,1 @@
+"""Inference: predictors for each stage (numpy in, Python objects out) and the whole pipeline."""

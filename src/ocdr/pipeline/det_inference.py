@@ -1,0 +1,46 @@
+"""``ocdr ocdnet inference``: annotated images, probability maps and ``x1,y1,...,score`` text files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ocdr.config.ocdnet import OcdnetSpec
+from ocdr.data.images import IMAGE_EXTENSIONS, read_image, write_image
+from ocdr.errors import DataError
+from ocdr.fileio import atomic_open
+from ocdr.pipeline.detector import DetectorPredictor
+from ocdr.pipeline.drawing import draw_polygons, heatmap
+
+__all__ = ["list_images", "detector_inference"]
+
+
+def list_images(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(path, "no such image file or folder")
+    images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not images:
+        raise DataError(path, "no images in this folder")
+    return images
+
+
+def detector_inference(spec: OcdnetSpec) -> dict:
+    inf = spec.inference
+    backend = "onnxruntime" if str(inf.checkpoint).endswith(".onnx") else inf.backend
+    predictor = DetectorPredictor(inf.checkpoint, backend=backend, device=spec.train.device,
+                                  postprocess=spec.postprocess, long_side=inf.long_side, tiled=inf.tiled,
+                                  tile_size=inf.tile_size, tile_overlap=inf.tile_overlap)
+    out = Path(inf.results_dir)
+    total = 0
+    images = list_images(inf.input)
+    for path in images:
+        image = read_image(path)
+        det = predictor([image])[0]
+        total += len(det.polygons)
+        write_image(out / f"{path.stem}_result.jpg", draw_polygons(image, det.polygons))
+        write_image(out / f"{path.stem}_pred.jpg", heatmap(det.prob))
+        with atomic_open(out / f"{path.stem}.txt") as fh:
+            for poly, score in zip(det.polygons, det.scores):
+                fh.write(",".join(str(int(round(v))) for v in poly.reshape(-1)) + f",{score:.4f}\n")
+    return {"images": len(images), "boxes": total, "results_dir": str(out), "backend": backend}

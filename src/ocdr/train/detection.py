@@ -1,0 +1,115 @@
+"""``ocdr ocdnet train``: DBNet on the shared harness."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from lightning.pytorch.callbacks import Callback
+from torch.utils.data import DataLoader
+
+from ocdr.config import save_spec, spec_to_dict
+from ocdr.config.ocdnet import OcdnetSpec, model_name_for
+from ocdr.data.det_dataset import DetectionDataset, det_collate
+from ocdr.data.synth import SynthSpec, generate
+from ocdr.eval.detection import DetectionMetric, match_image
+from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
+from ocdr.models.registry import build_model
+from ocdr.models.weights import load_matching
+from ocdr.train.checkpoint import read_model_record
+from ocdr.train.harness import TrainTask, fit
+
+__all__ = ["DetectionTask", "train_detector", "build_detector", "ensure_data", "make_eval_dataset", "detect_batch"]
+log = logging.getLogger("ocdr.ocdnet")
+
+
+def detect_batch(probs: np.ndarray, batch: dict, cfg: PostProcessConfig) -> list[tuple[list, list]]:
+    """Post-process padded eval probability maps back to each original image."""
+    out = []
+    for prob, (sx, sy), (h, w) in zip(probs, batch["scale"], batch["orig_size"]):
+        rh, rw = int(round(h * sy)), int(round(w * sx))
+        out.append(db_postprocess(prob[:rh, :rw], cfg, dest_size=(h, w)))
+    return out
+
+
+class DetectionTask(TrainTask):
+    kind = "detector"
+
+    def __init__(self, *args, postprocess: PostProcessConfig, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.postprocess = postprocess
+
+    def validation_counts(self, batch: dict) -> dict[str, float]:
+        out = self.model(batch["images"], batch["targets"])
+        probs = out["prob"][:, 0].detach().float().cpu().numpy()
+        counts = {"loss_sum": float(out["loss"].detach()), "batches": 1.0, "num_gt": 0.0, "num_det": 0.0, "num_match": 0.0}
+        for (polys, _), gts, ign in zip(detect_batch(probs, batch, self.postprocess), batch["polygons"], batch["ignore"]):
+            r = match_image(gts, ign, polys)
+            for k in ("num_gt", "num_det", "num_match"):
+                counts[k] += r[k]
+        return counts
+
+    def metrics_from_counts(self, counts: dict[str, float]) -> dict[str, float]:
+        m = DetectionMetric.from_counts(counts["num_gt"], counts["num_det"], counts["num_match"])
+        return {"loss": counts["loss_sum"] / max(counts["batches"], 1.0),
+                "precision": m["precision"], "recall": m["recall"], "hmean": m["hmean"]}
+
+
+class _EpochSetter(Callback):
+    """New augmentation draws each epoch (the dataset's RNG is seeded by epoch and index)."""
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        ds = trainer.train_dataloader.dataset if trainer.train_dataloader is not None else None
+        if hasattr(ds, "set_epoch"):
+            ds.set_epoch(trainer.current_epoch)
+
+
+def ensure_data(paths: list[str], spec: OcdnetSpec) -> None:
+    """Generate the synthetic dataset when a default folder is missing (first run, no data)."""
+    missing = [p for p in paths if not Path(p).is_dir()]
+    if not missing or not spec.dataset.synth_if_missing:
+        return
+    roots = {str(Path(p).parent) for p in missing}
+    for root in sorted(roots):
+        log.info("no data at %s: generating %d synthetic pages there", root, spec.dataset.synth_pages)
+        generate(SynthSpec(output_dir=root, num_pages=spec.dataset.synth_pages))
+
+
+def build_detector(spec: OcdnetSpec):
+    name = model_name_for(spec.model.backbone)
+    kwargs = {"inner_channels": spec.model.inner_channels, "k": spec.model.k}
+    model = build_model(name, **kwargs)
+    if spec.model.pretrained_model_path:
+        record = read_model_record(spec.model.pretrained_model_path)
+        report = load_matching(model, record["state_dict"])
+        log.info("pretrained %s: %d tensors loaded; missing %s; unexpected %s; mismatched %s",
+                 spec.model.pretrained_model_path, len(report["loaded"]), report["missing"][:8],
+                 report["unexpected"][:8], report["mismatched"][:8])
+    return model, name, kwargs
+
+
+def make_eval_dataset(paths: list[str], spec: OcdnetSpec) -> DetectionDataset:
+    d = spec.dataset
+    return DetectionDataset(paths, train=False, image_size=d.image_size, skip_bad=d.skip_bad,
+                            shrink_ratio=d.shrink_ratio, min_text_size=d.min_text_size,
+                            thresh_min=d.thresh_min, thresh_max=d.thresh_max)
+
+
+def train_detector(spec: OcdnetSpec) -> dict:
+    d, t = spec.dataset, spec.train
+    ensure_data(d.train_data_path + d.validate_data_path, spec)
+    train_ds = DetectionDataset(d.train_data_path, d.augmentation, train=True, seed=t.seed, skip_bad=d.skip_bad,
+                                shrink_ratio=d.shrink_ratio, min_text_size=d.min_text_size,
+                                thresh_min=d.thresh_min, thresh_max=d.thresh_max)
+    val_ds = make_eval_dataset(d.validate_data_path, spec)
+    loader_kw = dict(collate_fn=det_collate, num_workers=t.num_workers, persistent_workers=False)
+    train_loader = DataLoader(train_ds, batch_size=t.batch_size, shuffle=True, drop_last=len(train_ds) > t.batch_size,
+                              **loader_kw)
+    val_loader = DataLoader(val_ds, batch_size=t.batch_size, shuffle=False, **loader_kw)
+    model, name, kwargs = build_detector(spec)
+    task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=spec.postprocess)
+    save_spec(spec, t.results_dir, "ocdnet_train_spec.yaml")
+
+    result = fit(task, train_loader, val_loader, t, t.results_dir, extra_callbacks=[_EpochSetter()])
+    result["train_images"], result["validation_images"] = len(train_ds), len(val_ds)
+    return result

@@ -1,0 +1,86 @@
+"""``ocdr ocdnet`` train -> evaluate -> inference -> export on a tiny model and tiny pages."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ocdr.cli.main import main
+from ocdr.data.synth import SynthSpec, generate
+from ocdr.pipeline.detector import DetectorPredictor
+from ocdr.train.checkpoint import read_model_record
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ocdnet")
+    generate(SynthSpec(output_dir=str(root / "data"), num_pages=5, test_fraction=0.4, min_width=128, max_width=160,
+                       min_height=128, max_height=160, min_text_height=12, max_text_height=24, workers=1))
+    common = [f"dataset.train_data_path=[{root / 'data/train'}]", f"dataset.validate_data_path=[{root / 'data/test'}]",
+              "model.backbone=tiny", "dataset.image_size=128", "train.batch_size=2", "train.num_workers=0",
+              "train.progress_bar=false", f"train.results_dir={root / 'run'}",
+              f"evaluate.checkpoint={root / 'run/model_final.pth'}", f"inference.checkpoint={root / 'run/model_final.pth'}",
+              f"export.checkpoint={root / 'run/model_final.pth'}", f"export.onnx_file={root / 'det.onnx'}",
+              f"evaluate.results_dir={root / 'eval'}", f"inference.input={root / 'data/test/img'}",
+              "inference.long_side=128", "postprocess.thresh=0.0", "postprocess.box_thresh=0.0"]
+    assert main(["ocdnet", "train", *common, "train.num_epochs=1", "dataset.augmentation.crop_size=64"]) == 0
+    return root, common
+
+
+def test_train_writes_a_self_describing_detector(trained):
+    root, _ = trained
+    record = read_model_record(root / "run" / "model_final.pth", kind="detector")
+    assert record["model"]["name"] == "dbnet_tiny"
+    assert record["spec"]["model"]["backbone"] == "tiny" and record["spec"]["train"]["num_epochs"] == 1
+    assert (root / "run" / "ocdnet_train_spec.yaml").is_file()
+    assert "val/hmean" in (root / "run" / "logs" / "version_0" / "metrics.csv").read_text()
+
+
+def test_evaluate_writes_metrics_and_worst_cases(trained, capsys):
+    root, common = trained
+    assert main(["ocdnet", "evaluate", *common, "postprocess.thresh=0.3", "postprocess.box_thresh=0.5"]) == 0
+    metrics = json.loads((root / "eval" / "metrics.json").read_text())
+    assert metrics["images"] == 2 and metrics["num_gt"] > 0 and 0 <= metrics["hmean"] <= 1
+    assert len(metrics["worst"]) == 2 and len(list((root / "eval" / "worst").glob("*.jpg"))) == 2
+
+
+def test_inference_files_and_onnx_backend_agree(trained):
+    root, common = trained
+    assert main(["ocdnet", "inference", *common, f"inference.results_dir={root / 'inf'}"]) == 0
+    stems = sorted(p.stem for p in (root / "data/test/img").iterdir())
+    for stem in stems:
+        for suffix in ("_result.jpg", "_pred.jpg", ".txt"):
+            assert (root / "inf" / f"{stem}{suffix}").is_file()
+    lines = (root / "inf" / f"{stems[0]}.txt").read_text().splitlines()
+    assert lines and all(len(line.split(",")) == 9 for line in lines)  # x1..y4, score
+    assert main(["ocdnet", "export", *common]) == 0
+    assert main(["ocdnet", "inference", *common, f"inference.checkpoint={root / 'det.onnx'}",
+                 f"inference.results_dir={root / 'inf_onnx'}"]) == 0
+    for stem in stems:
+        torch_boxes = (root / "inf" / f"{stem}.txt").read_text().splitlines()
+        onnx_boxes = (root / "inf_onnx" / f"{stem}.txt").read_text().splitlines()
+        assert len(torch_boxes) == len(onnx_boxes)
+
+
+class DarkInk(torch.nn.Module):
+    """A stand-in detector whose 'probability' is 1 where the (normalized) input is dark."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return {"prob": (x.mean(1, keepdim=True) < -1.0).float() + self.p * 0}
+
+
+def test_tiled_mode_merges_tiles_into_one_box():
+    """A 40 x 200 px word crossing tile borders (tiles of 64 px, overlap 16) comes out whole."""
+    page = np.full((150, 300, 3), 255, np.uint8)
+    page[50:90, 40:240] = 0
+    from ocdr.models.detection.postprocess import PostProcessConfig
+
+    pred = DetectorPredictor(DarkInk(), tiled=True, tile_size=64, tile_overlap=16,
+                             postprocess=PostProcessConfig(unclip_ratio=0.01, min_size=1))
+    det = pred([page])[0]
+    assert len(det.polygons) == 1
+    np.testing.assert_allclose(det.polygons[0], [[40, 50], [239, 50], [239, 89], [40, 89]], atol=2)
