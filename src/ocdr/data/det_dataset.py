@@ -1,7 +1,16 @@
-"""The detection dataset (torch): layout folders -> augmented crops + DB targets."""
+"""The detection dataset (torch): layout folders -> augmented crops + DB targets.
+
+Folders follow the detection layout ``<folder>/img/<stem>.<ext>`` + ``<folder>/gt/gt_<stem>.txt``
+(found by :func:`ocdr.data.icdar.find_pairs`). Every gt file is parsed when the dataset is
+built, so a malformed line fails (or is counted, with ``skip_bad``) before training starts,
+not in a worker process hours later.
+"""
 from __future__ import annotations
 
+import inspect
+import logging
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -10,76 +19,119 @@ from torch.utils.data import Dataset
 from ocdr.data.formats import read_icdar_gt
 from ocdr.data.icdar import find_pairs
 from ocdr.data.images import read_image
-from ocdr.data.transforms import DetAugSpec, augment, normalize, resize_for_inference
-from ocdr.errors import BadRecords, DataError
+from ocdr.data.transforms import DetAugSpec, augment, normalize, resize_pad_square
+from ocdr.errors import BadRecords, ConfigError, DataError
 from ocdr.models.detection.targets import make_db_targets
 
 __all__ = ["DetectionDataset", "det_collate"]
+log = logging.getLogger("ocdr.data")
+
+_TARGET_KEYS = [k for k in inspect.signature(make_db_targets).parameters if k not in ("polygons", "ignore",
+                                                                                       "height", "width")]
 
 
 class DetectionDataset(Dataset):
-    """Items: ``images`` (3, S, S) float, ``targets`` (four (S, S) maps), and for evaluation the
-    ``polygons``/``ignore`` in original image coordinates with the ``scale`` used.
+    """Items: ``images`` (3, S, S) float32 normalized, ``targets`` (four (S, S) float maps from
+    :func:`make_db_targets`), ``polygons``/``ignore`` lists, ``path`` and ``orig_size`` (H, W).
 
-    Training: random augmentation and an ``aug.crop_size`` square crop. Evaluation: resize keeping
-    the aspect ratio (long side ``image_size``, multiples of 32), padded to ``image_size`` square.
+    Training (``train=True``): random augmentation to an ``aug.crop_size`` square, seeded by
+    ``(seed, epoch, index)``; ``polygons`` are in the crop's coordinates. Evaluation: no
+    randomness; the image is resized keeping its aspect ratio (long side ``image_size``, sides
+    multiples of 32) and padded bottom/right to ``image_size`` square; ``polygons`` stay in
+    ORIGINAL coordinates for the metric and ``scale`` (sx, sy) maps them: resized = original * scale.
+
+    ``root`` is one folder or several; with ``split`` the images are in ``<root>/<split>``.
+    Target settings come from the keyword arguments, or a ``target_cfg`` dict with the same keys.
     """
 
-    def __init__(self, roots: list[str] | str, aug: DetAugSpec | None = None, train: bool = True,
-                 image_size: int = 640, seed: int = 0, skip_bad: bool = False, shrink_ratio: float = 0.4,
-                 min_text_size: int = 8, thresh_min: float = 0.3, thresh_max: float = 0.7):
-        roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
+    def __init__(self, root: str | Path | Sequence[str | Path], aug: DetAugSpec | None = None, train: bool = True,
+                 image_size: int = 640, seed: int = 0, skip_bad: bool = False, *, split: str | None = None,
+                 target_cfg: dict | None = None, shrink_ratio: float = 0.4, min_text_size: int = 8,
+                 thresh_min: float = 0.3, thresh_max: float = 0.7):
+        roots = [root] if isinstance(root, (str, Path)) else list(root)
+        if image_size <= 0 or image_size % 32:
+            raise ConfigError(f"image_size: {image_size} is not a positive multiple of 32")
+        self.aug = aug if aug is not None else DetAugSpec()
+        self.aug.validate()
+        self.train, self.image_size, self.seed, self.epoch = train, image_size, seed, 0
+        self.target_cfg = _target_settings(target_cfg, shrink_ratio=shrink_ratio, min_text_size=min_text_size,
+                                           thresh_min=thresh_min, thresh_max=thresh_max)
         self.bad = BadRecords(skip=skip_bad)
-        self.items: list[tuple[Path, Path]] = []
-        for root in roots:
-            path = Path(root)
-            if not path.is_dir():
-                raise DataError(path, "dataset folder not found")
-            self.items += find_pairs(path, self.bad)
-        if not self.items:
-            raise DataError(roots[0], "no images with ground truth")
-        self.aug = aug or DetAugSpec()
-        self.train = train
-        self.image_size = image_size
-        self.seed = seed
-        self.epoch = 0
-        self.target_cfg = dict(shrink_ratio=shrink_ratio, min_text_size=min_text_size,
-                               thresh_min=thresh_min, thresh_max=thresh_max)
+        self.num_corrupt = 0
+        self.samples = self._read_folders([Path(r) / split if split else Path(r) for r in roots])
+
+    def _read_folders(self, folders: list[Path]) -> list[tuple[Path, list[np.ndarray], list[bool]]]:
+        samples = []
+        for folder in folders:
+            if not folder.is_dir():
+                raise DataError(folder, "dataset folder not found")
+            for image_path, gt_path in find_pairs(folder, self.bad):
+                regions = read_icdar_gt(gt_path, self.bad)
+                samples.append((image_path, [r.points for r in regions], [r.ignore for r in regions]))
+        if not samples:
+            raise DataError(folders[0] if folders else None, "no images with ground truth")
+        return samples
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Records skipped with ``skip_bad``, by reason (images without gt, malformed gt lines)."""
+        return self.bad.summary()
 
     def set_epoch(self, epoch: int) -> None:
+        """New augmentation draws each epoch, still reproducible."""
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.items)
-
-    def load(self, index: int) -> tuple[np.ndarray, list[np.ndarray], list[bool], Path]:
-        image_path, gt_path = self.items[index]
-        regions = read_icdar_gt(gt_path, self.bad)
-        return read_image(image_path), [r.points for r in regions], [r.ignore for r in regions], image_path
+        return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
-        image, polys, ignore, path = self.load(index)
-        orig_h, orig_w = image.shape[:2]
+        # An unreadable image is replaced by the next readable one with skip_bad, else it raises.
+        for step in range(len(self)):
+            i = (index + step) % len(self)
+            try:
+                return self._item(i)
+            except DataError as exc:
+                if not self.bad.skip:
+                    raise
+                self.num_corrupt += 1
+                log.warning("skipping unreadable sample: %s", exc)
+        raise DataError(self.samples[0][0].parent, "every image is unreadable")
+
+    def _item(self, index: int) -> dict:
+        path, polys, ignore = self.samples[index]
+        image = read_image(path)
+        extra = {}
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            img, polys_t, ignore_t = augment(image, polys, ignore, self.aug, rng)
-            scale = (1.0, 1.0)
+            image_t, polys_t, ignore_t = augment(image, polys, ignore, self.aug, rng)
+            polys_out, ignore_out = polys_t, ignore_t
         else:
-            resized, sx, sy = resize_for_inference(image, self.image_size)
-            size = self.image_size
-            img = np.zeros((size, size, 3), np.uint8)
-            img[: resized.shape[0], : resized.shape[1]] = resized[:size, :size]
-            polys_t, ignore_t = [p * [sx, sy] for p in polys], list(ignore)
-            scale = (sx, sy)
-        h, w = img.shape[:2]
-        targets = make_db_targets(polys_t, ignore_t, h, w, **self.target_cfg)
-        return {"images": torch.from_numpy(normalize(img)),
-                "targets": {k: torch.from_numpy(v) for k, v in targets.items()},
-                "polygons": [np.asarray(p, np.float32) for p in polys], "ignore": list(ignore),
-                "scale": scale, "orig_size": (orig_h, orig_w), "path": str(path)}
+            image_t, polys_t, sx, sy = resize_pad_square(image, polys, self.image_size)
+            ignore_t, polys_out, ignore_out = ignore, polys, ignore
+            extra["scale"] = (sx, sy)
+        size = image_t.shape[0]
+        targets = make_db_targets(polys_t, ignore_t, size, size, **self.target_cfg)
+        return {"images": torch.from_numpy(normalize(image_t)),
+                "targets": {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in targets.items()},
+                "polygons": [np.asarray(p, np.float32) for p in polys_out], "ignore": list(ignore_out),
+                "path": str(path), "orig_size": tuple(image.shape[:2]), **extra}
+
+
+def _target_settings(target_cfg: dict | None, **defaults) -> dict:
+    """The keyword arguments of make_db_targets; an unknown key fails here, named."""
+    cfg = dict(defaults)
+    for key, value in (target_cfg or {}).items():
+        if key not in _TARGET_KEYS:
+            raise ConfigError(f"target_cfg: unknown key '{key}' (known: {', '.join(_TARGET_KEYS)})")
+        cfg[key] = value
+    return cfg
 
 
 def det_collate(batch: list[dict]) -> dict:
-    return {"images": torch.stack([b["images"] for b in batch]),
-            "targets": {k: torch.stack([b["targets"][k] for b in batch]) for k in batch[0]["targets"]},
-            **{k: [b[k] for b in batch] for k in ("polygons", "ignore", "scale", "orig_size", "path")}}
+    """Stack ``images`` and each target map; every other key becomes a list, one entry per item."""
+    out = {"images": torch.stack([b["images"] for b in batch]),
+           "targets": {k: torch.stack([b["targets"][k] for b in batch]) for k in batch[0]["targets"]}}
+    for key in batch[0]:
+        if key not in out:
+            out[key] = [b[key] for b in batch]
+    return out
