@@ -1,0 +1,76 @@
+"""Recognition crops: augmentation and resizing to the recognizer's input (numpy/OpenCV).
+
+Inputs follow TAO OCRNet / deep-text-recognition-benchmark: gray (or RGB) crops resized to
+``height x width`` (default 32 x 100), scaled to [-1, 1]. With ``keep_aspect_ratio`` the crop is
+resized to the height and padded on the right instead of stretched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ocdr.errors import ConfigError
+
+__all__ = ["RecAugSpec", "augment_crop", "resize_crop", "to_input"]
+
+
+@dataclass
+class RecAugSpec:
+    aug_prob: float = field(default=0.5, metadata={"help": "probability of each augmentation step"})
+    invert: bool = field(default=True, metadata={"help": "colour inversion (light text on dark)"})
+    rotate_deg: float = field(default=5.0, metadata={"help": "rotation up to this angle"})
+    blur: bool = field(default=True, metadata={"help": "Gaussian blur"})
+    noise: bool = field(default=True, metadata={"help": "Gaussian noise"})
+    perspective: float = field(default=0.05, metadata={"help": "corner jitter of a slight perspective, as a fraction"})
+
+    def validate(self) -> None:
+        if not 0 <= self.aug_prob <= 1:
+            raise ConfigError(f"dataset.augmentation.aug_prob must be in [0, 1], got {self.aug_prob}")
+
+
+def augment_crop(image: np.ndarray, spec: RecAugSpec, rng: np.random.Generator) -> np.ndarray:
+    """Each enabled step applies with probability ``aug_prob``; geometry keeps the whole word."""
+    img = image
+    h, w = img.shape[:2]
+    border = tuple(int(v) for v in np.median(img.reshape(-1, img.shape[-1]), axis=0))
+    if spec.perspective > 0 and rng.random() < spec.aug_prob:
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        jitter = rng.uniform(-spec.perspective, spec.perspective, size=(4, 2)) * [w, h]
+        m = cv2.getPerspectiveTransform(src, np.float32(src + jitter))
+        img = cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    if spec.rotate_deg > 0 and rng.random() < spec.aug_prob:
+        angle = float(rng.uniform(-spec.rotate_deg, spec.rotate_deg))
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        img = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    if spec.blur and rng.random() < spec.aug_prob:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 1.0)))
+    if spec.noise and rng.random() < spec.aug_prob:
+        img = np.clip(img + rng.normal(0, rng.uniform(2, 10), img.shape), 0, 255).astype(np.uint8)
+    if spec.invert and rng.random() < spec.aug_prob * 0.5:
+        img = 255 - img
+    return img
+
+
+def resize_crop(image: np.ndarray, height: int, width: int, channels: int = 1,
+                keep_aspect_ratio: bool = False) -> np.ndarray:
+    """uint8 (height, width[, 3]): gray when ``channels`` is 1; right-padded when keeping the ratio."""
+    img = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if channels == 1 and image.ndim == 3 else image
+    h, w = img.shape[:2]
+    if not keep_aspect_ratio:
+        return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if w > width else cv2.INTER_CUBIC)
+    new_w = min(width, max(1, int(round(w * height / max(h, 1)))))
+    resized = cv2.resize(img, (new_w, height), interpolation=cv2.INTER_AREA if w > new_w else cv2.INTER_CUBIC)
+    out = np.zeros((height, width) + img.shape[2:], np.uint8)
+    out[:, :new_w] = resized
+    if new_w < width:  # pad with the crop's own last column so no hard edge is learnt
+        out[:, new_w:] = resized[:, -1:]
+    return out
+
+
+def to_input(image: np.ndarray, height: int, width: int, channels: int = 1,
+             keep_aspect_ratio: bool = False) -> np.ndarray:
+    """RGB uint8 crop -> float32 (channels, height, width) in [-1, 1]."""
+    img = resize_crop(image, height, width, channels, keep_aspect_ratio).astype(np.float32) / 127.5 - 1.0
+    return img[None] if img.ndim == 2 else img.transpose(2, 0, 1).copy()

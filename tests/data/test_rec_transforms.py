@@ -1,0 +1,53 @@
+"""Recognition crops: resizing to the network input and augmentation."""
+import numpy as np
+import pytest
+
+from ocdr.data.rec_transforms import RecAugSpec, augment_crop, resize_crop, to_input
+
+
+def _word(h=20, w=80):
+    img = np.full((h, w, 3), 240, np.uint8)
+    img[5:15, 10:70] = 20
+    return img
+
+
+def test_stretch_and_gray():
+    out = resize_crop(_word(), 32, 100, channels=1)
+    assert out.shape == (32, 100) and out.dtype == np.uint8
+    rgb = resize_crop(_word(), 32, 100, channels=3)
+    assert rgb.shape == (32, 100, 3)
+
+
+def test_keep_aspect_ratio_pads_on_the_right():
+    """A 20 x 40 crop at height 32 becomes 64 px wide; columns 64..99 repeat its last column."""
+    img = np.full((20, 40, 3), 200, np.uint8)
+    img[:, :20] = 0
+    out = resize_crop(img, 32, 100, channels=1, keep_aspect_ratio=True)
+    assert out.shape == (32, 100)
+    assert out[:, 5].max() < 30 and out[:, 60].min() > 150
+    assert np.array_equal(out[:, 64:], np.repeat(out[:, 63:64], 36, axis=1))
+    wide = resize_crop(np.zeros((10, 500, 3), np.uint8), 32, 100, keep_aspect_ratio=True)
+    assert wide.shape == (32, 100)  # too wide: squeezed to the full width
+
+
+def test_to_input_range_and_layout():
+    x = to_input(_word(), 32, 100, channels=1)
+    assert x.shape == (1, 32, 100) and x.dtype == np.float32
+    assert x.min() >= -1 and x.max() <= 1 and x.min() < -0.7 and x.max() > 0.8
+    assert to_input(_word(), 64, 200, channels=3).shape == (3, 64, 200)
+
+
+def test_augment_keeps_shape_is_seeded_and_can_be_off():
+    img = _word()
+    spec = RecAugSpec(aug_prob=1.0)
+    a = augment_crop(img, spec, np.random.default_rng(1))
+    b = augment_crop(img, spec, np.random.default_rng(1))
+    assert a.shape == img.shape and np.array_equal(a, b) and not np.array_equal(a, img)
+    assert np.array_equal(augment_crop(img, RecAugSpec(aug_prob=0.0), np.random.default_rng(1)), img)
+
+
+def test_rotation_keeps_the_ink_in_view():
+    img = _word()
+    spec = RecAugSpec(aug_prob=1.0, invert=False, blur=False, noise=False, perspective=0.0)
+    out = augment_crop(img, spec, np.random.default_rng(3))
+    assert (out < 100).sum() == pytest.approx((img[..., 0] < 100).sum() * 3, rel=0.25)
