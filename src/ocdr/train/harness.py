@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,7 @@ def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback])
     return L.Trainer(
         accelerator=accelerator, devices=devices, num_nodes=spec.num_nodes, strategy=strategy,
         precision=spec.precision, max_epochs=spec.num_epochs, max_steps=spec.max_steps,
+        max_time=timedelta(minutes=spec.max_minutes) if spec.max_minutes > 0 else None,
         check_val_every_n_epoch=spec.validation_interval, gradient_clip_val=spec.clip_grad_norm or None,
         callbacks=[ckpt, LearningRateMonitor("step"), *callbacks], logger=loggers,
         plugins=[SafeCheckpointIO()], log_every_n_steps=spec.log_every_n_steps,

@@ -37,6 +37,7 @@ class OptimSpec:
 class TrainSpec:
     num_epochs: int = field(default=10, metadata={"help": "training epochs"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1: no limit)"})
+    max_minutes: float = field(default=0.0, metadata={"help": "stop after this much wall-clock time (0: no limit)"})
     batch_size: int = field(default=8, metadata={"help": "images per device per step"})
     num_workers: int = field(default=2, metadata={"help": "data loader workers per device"})
     checkpoint_interval: int = field(default=1, metadata={"help": "save a checkpoint every N epochs"})
