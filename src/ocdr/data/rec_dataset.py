@@ -81,7 +81,7 @@ class RecognitionDataset(Dataset):
             return "label longer than max_label_length"
         try:
             self.charset.encode_ctc(label)
-        except (ValueError, DataError):
+        except ValueError:  # UnknownCharacterError under the "drop" policy; "error" raises through
             return "character not in the character list"
         return None
 
