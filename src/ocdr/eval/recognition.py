@@ -86,23 +86,37 @@ class RecognitionMetric:
                 char_edits=edit_distance(pred, label), word_edits=edit_distance(pred.split(), label_words),
                 label_words=len(label_words), ned=normalized_edit_distance(pred, label)))
 
-    def compute(self) -> dict:
-        n = len(self.samples)
+    def counts(self) -> dict[str, float]:
+        """Sums that add up across batches and processes (DDP): ``from_counts`` turns them into metrics."""
+        s = self.samples
+        return {
+            "num_samples": float(len(s)),
+            "exact": float(sum(x.pred == x.label for x in s)),
+            "case_insensitive": float(sum(x.pred.lower() == x.label.lower() for x in s)),
+            "alnum_case_insensitive": float(sum(alnum_lower(x.pred) == alnum_lower(x.label) for x in s)),
+            "char_edits": float(sum(x.char_edits for x in s)), "label_chars": float(sum(len(x.label) for x in s)),
+            "word_edits": float(sum(x.word_edits for x in s)), "label_words": float(sum(x.label_words for x in s)),
+            "ned_sum": float(sum(x.ned for x in s)),
+        }
+
+    @staticmethod
+    def from_counts(c: dict[str, float]) -> dict:
+        n = c["num_samples"]
         if n == 0:
             raise ValueError("no samples to score: call update() first")
-        s = self.samples
         # An all-empty label set would divide by zero; count each inserted character/word as an error.
-        label_chars = max(sum(len(x.label) for x in s), 1)
-        label_words = max(sum(x.label_words for x in s), 1)
         return {
-            "num_samples": n,
-            "accuracy": sum(x.pred == x.label for x in s) / n,
-            "accuracy_case_insensitive": sum(x.pred.lower() == x.label.lower() for x in s) / n,
-            "accuracy_alnum_case_insensitive": sum(alnum_lower(x.pred) == alnum_lower(x.label) for x in s) / n,
-            "cer": sum(x.char_edits for x in s) / label_chars,
-            "wer": sum(x.word_edits for x in s) / label_words,
-            "one_minus_ned": 1.0 - sum(x.ned for x in s) / n,
+            "num_samples": int(n),
+            "accuracy": c["exact"] / n,
+            "accuracy_case_insensitive": c["case_insensitive"] / n,
+            "accuracy_alnum_case_insensitive": c["alnum_case_insensitive"] / n,
+            "cer": c["char_edits"] / max(c["label_chars"], 1),
+            "wer": c["word_edits"] / max(c["label_words"], 1),
+            "one_minus_ned": 1.0 - c["ned_sum"] / n,
         }
+
+    def compute(self) -> dict:
+        return self.from_counts(self.counts())
 
     def worst(self, k: int) -> list[dict]:
         """The ``k`` samples with the highest normalized edit distance, worst first (ties keep

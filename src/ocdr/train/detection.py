@@ -5,7 +5,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from ocdr.config import save_spec, spec_to_dict
@@ -55,15 +54,6 @@ class DetectionTask(TrainTask):
                 "precision": m["precision"], "recall": m["recall"], "hmean": m["hmean"]}
 
 
-class _EpochSetter(Callback):
-    """New augmentation draws each epoch (the dataset's RNG is seeded by epoch and index)."""
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        ds = trainer.train_dataloader.dataset if trainer.train_dataloader is not None else None
-        if hasattr(ds, "set_epoch"):
-            ds.set_epoch(trainer.current_epoch)
-
-
 def ensure_data(paths: list[str], spec: OcdnetSpec) -> None:
     """Generate the synthetic dataset when a default folder is missing (first run, no data)."""
     missing = [p for p in paths if not Path(p).is_dir()]
@@ -110,6 +100,6 @@ def train_detector(spec: OcdnetSpec) -> dict:
     task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=spec.postprocess)
     save_spec(spec, t.results_dir, "ocdnet_train_spec.yaml")
 
-    result = fit(task, train_loader, val_loader, t, t.results_dir, extra_callbacks=[_EpochSetter()])
+    result = fit(task, train_loader, val_loader, t, t.results_dir)
     result["train_images"], result["validation_images"] = len(train_ds), len(val_ds)
     return result

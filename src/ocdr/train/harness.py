@@ -160,6 +160,17 @@ class EMA(Callback):
         self.shadow = state["shadow"]
 
 
+class EpochSetter(Callback):
+    """Datasets with ``set_epoch`` get new augmentation draws each epoch (their RNG is seeded by
+    epoch and index, so runs stay reproducible)."""
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        loader = trainer.train_dataloader
+        dataset = getattr(loader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(trainer.current_epoch)
+
+
 def resolve_accelerator(spec: TrainSpec) -> tuple[str, int]:
     """(accelerator, devices): CUDA when asked or available, else CPU processes."""
     use_cuda = spec.device == "cuda" or (spec.device == "auto" and torch.cuda.is_available())
@@ -211,7 +222,7 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
     results_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(spec.seed, workers=True, verbose=False)
     ema = EMA(spec.ema_decay) if spec.ema else None
-    trainer = build_trainer(spec, results_dir, ([ema] if ema else []) + list(extra_callbacks))
+    trainer = build_trainer(spec, results_dir, [EpochSetter(), *([ema] if ema else []), *extra_callbacks])
     resume = _find_resume(spec, results_dir)
     if resume:
         log.info("resuming from %s", resume)
