@@ -81,7 +81,7 @@ def run_command(cmd: Command, spec_file: str | None, overrides: list[str], print
                 skip_bad: bool = False):
     if skip_bad:
         overrides = [*overrides, "skip_bad=true"]
-    spec = load_spec(cmd.spec, spec_file, overrides)
+    spec = load_spec(cmd.spec, spec_file, overrides, validate=not print_spec)
     if print_spec:
         sys.stdout.write(spec_to_yaml(spec))
         return None

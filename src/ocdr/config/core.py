@@ -55,8 +55,13 @@ def _read_yaml(path: Path) -> DictConfig:
     return OmegaConf.create(data)
 
 
-def load_spec(schema: type[T], path: str | Path | None = None, overrides: Iterable[str] = ()) -> T:
-    """Build a ``schema`` instance from defaults, an optional YAML file and dotted overrides."""
+def load_spec(schema: type[T], path: str | Path | None = None, overrides: Iterable[str] = (),
+              validate: bool = True) -> T:
+    """Build a ``schema`` instance from defaults, an optional YAML file and dotted overrides.
+
+    Keys and types are always checked; ``validate=False`` skips the spec's own ``validate()``
+    (value rules such as "input_dir is required"), for printing a template.
+    """
     base = OmegaConf.structured(schema)
     OmegaConf.set_struct(base, True)
     layers: list[tuple[str, DictConfig]] = []
@@ -81,9 +86,9 @@ def load_spec(schema: type[T], path: str | Path | None = None, overrides: Iterab
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         raise _explain(exc, "spec") from None
-    validate = getattr(obj, "validate", None)
-    if callable(validate):
-        validate()
+    check = getattr(obj, "validate", None)
+    if validate and callable(check):
+        check()
     return obj
 
 
