@@ -26,13 +26,16 @@ def test_layout_and_counts(tmp_path):
         assert len(list((tmp_path / split / "img").glob("synth_*.jpg"))) == n
         assert len(list((tmp_path / split / "gt").glob("gt_synth_*.txt"))) == n
     assert (tmp_path / "test" / "img" / "synth_00005.jpg").is_file()
-    gt_words = Counter(r.text for split in ("train", "test") for f in (tmp_path / split / "gt").iterdir()
-                       for r in read_icdar_gt(f))
-    list_words = Counter(label for split in ("train", "test")
-                         for _, label in read_gt_list(tmp_path / split / "crops" / "gt_list.txt"))
-    assert gt_words == list_words and sum(gt_words.values()) == summary["words"] > 0
+    all_words = Counter()
+    for split in ("train", "test"):
+        gt_words = Counter(r.text for f in (tmp_path / split / "gt").iterdir() for r in read_icdar_gt(f))
+        rows = read_gt_list(tmp_path / split / "crops" / "gt_list.txt")
+        assert Counter(label for _, label in rows) == gt_words  # one crop per gt word, same split
+        assert all((tmp_path / split / "crops" / name).is_file() for name, _ in rows)
+        all_words += gt_words
+    assert sum(all_words.values()) == summary["words"] == summary["crops"] > 0
     chars = set(read_charset(tmp_path / "character_list.txt"))
-    assert set("".join(gt_words)) == chars
+    assert set("".join(all_words)) == chars
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):
@@ -112,5 +115,67 @@ def test_bad_specs(tmp_path):
 
     with pytest.raises(OcdrError, match="num_pages must be >= 1"):
         load_spec(SynthSpec, None, ["num_pages=0"])
+    with pytest.raises(OcdrError, match="JPEG quality"):
+        generate(_small(tmp_path, min_jpeg_quality=95, jpeg_quality=90))
     with pytest.raises(ConfigError, match="unknown key 'pages'"):
         load_spec(SynthSpec, None, ["pages=3"])
+
+
+def test_word_quad_is_the_tight_ink_box_rotated_with_the_word():
+    """Unrotated, the quad's edges touch the ink on all four sides; rotated by 5 degrees, every
+    clearly inked pixel is inside the rotated quad, and the quad's top edge slopes with the word
+    (rotating counter-clockwise on the image raises the right end: y of top-right < top-left)."""
+    font = synth._font(synth.PILLOW_FONT, 30)
+    mask, quad, base = synth._render_word("Hello", font, 0.0)
+    ys, xs = np.nonzero(mask > 0.15)
+    assert (quad[0] == [xs.min(), ys.min()]).all() and (quad[2] == [xs.max() + 1, ys.max() + 1]).all()
+    assert quad[0, 1] < base[1] <= quad[2, 1]  # the baseline lies inside the box ("Hello" has no descender)
+    mask, quad, _ = synth._render_word("Hello", font, 5.0)
+    import cv2
+
+    inside = np.zeros(mask.shape, np.uint8)
+    cv2.fillPoly(inside, [np.round(quad).astype(np.int32)], 1)
+    inside = cv2.dilate(inside, np.ones((3, 3), np.uint8))  # one pixel of rounding slack
+    assert (inside[mask > 0.5] == 1).all()
+    assert quad[1, 1] < quad[0, 1] - 5  # 140 px wide at 5 degrees: the right end rises ~12 px
+
+
+def test_missing_glyphs_are_detected():
+    """Pillow's bundled font has Latin letters and digits but no CJK ideograph: the ideograph draws
+    as nothing or as .notdef and must not count as supported."""
+    assert synth._draws(synth.PILLOW_FONT, "a") and synth._draws(synth.PILLOW_FONT, "9")
+    assert not synth._draws(synth.PILLOW_FONT, "\u4e00")
+    assert set("Name:12.50()'-,") <= synth._supported(synth.PILLOW_FONT)
+
+
+def test_crops_are_cut_from_the_written_jpeg(tmp_path):
+    """A crop is the quad of the page *as stored* (after JPEG), rectified with the padding: the
+    same warp of the decoded page file gives the same pixels (up to JPEG decoder rounding)."""
+    spec = _small(tmp_path, num_pages=1, test_fraction=0.0)
+    generate(spec)
+    page = read_image(tmp_path / "train" / "img" / "synth_00000.jpg")
+    regions = read_icdar_gt(tmp_path / "train" / "gt" / "gt_synth_00000.txt")
+    rows = read_gt_list(tmp_path / "train" / "crops" / "gt_list.txt")
+    assert [label for _, label in rows] == [r.text for r in regions]
+    for (name, _), r in zip(rows, regions):
+        crop = read_image(tmp_path / "train" / "crops" / name).astype(int)
+        # gt coordinates are written with 2 decimals, so allow a little resampling difference
+        expected = synth.rectify_quad(page, r.points, spec.crop_padding).astype(int)
+        assert crop.shape == expected.shape
+        assert np.abs(crop - expected).mean() < 1.5
+
+
+def test_word_list_resource():
+    """words.txt: sorted unique lower-case ASCII words of 2-12 letters, a few thousand of them."""
+    words = synth.load_words()
+    assert 5000 <= len(words) <= 8000
+    assert list(words) == sorted(set(words))
+    assert all(w.isascii() and w.isalpha() and w.islower() and 2 <= len(w) <= 12 for w in words)
+
+
+def test_word_counts_respect_the_page_maximum():
+    spec = _small("unused", words_per_page_min=3, words_per_page_max=5)
+    hand, printed = synth.find_fonts()
+    for index in range(3):
+        _, regions = render_page(np.random.default_rng([3, index]), spec, hand, printed, synth.load_words())
+        assert 1 <= len(regions) <= 5

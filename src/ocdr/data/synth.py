@@ -1,11 +1,17 @@
 """``ocdr data synth``: synthetic handwriting-like pages, the embedded default dataset.
 
-Each page is paper (plain, ruled or a printed form), a printed header, and rows of words written
-in handwriting-like or print fonts, each word slightly rotated; then the whole page gets a slight
-perspective, blur, noise and lighting. Every word's quadrilateral is the tight ink box of the
-word carried through the same rotation and perspective as its pixels, so boxes follow the
-rotated word exactly. Pages are independent (one RNG per page index), so the output is the same
-for a seed whatever the number of worker processes.
+A page is paper (plain, ruled, squared, or a printed form with field labels), a printed header
+over a rule, and rows of words written in handwriting-like fonts (sometimes typed) sitting on
+their baselines, each word slightly rotated and sized; then the whole page gets a slight
+perspective (a photo taken off-axis), uneven light, blur, noise and JPEG compression.
+
+Every word's quadrilateral is the tight ink box of the unrotated word carried through the same
+rotation and page perspective as its pixels, so boxes follow the rotated word exactly; words
+never overlap and stay inside the page. Crops are cut from the page as written to disk (after
+JPEG), rectified through the quad, as a detector plus rectifier would give them.
+
+Pages are independent (one RNG per ``(seed, page index)``), so the files are the same for a
+seed whatever the number of worker processes.
 """
 from __future__ import annotations
 
@@ -23,9 +29,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocdr.data.charset import build_charset, write_charset
 from ocdr.data.formats import TextRegion, write_gt_list, write_icdar_gt
-from ocdr.data.images import write_image
 from ocdr.data.polygon import order_quad
 from ocdr.errors import OcdrError
+from ocdr.fileio import atomic_write_bytes
 
 __all__ = ["SynthSpec", "generate", "render_page", "find_fonts", "load_words", "rectify_quad"]
 log = logging.getLogger("ocdr.synth")
@@ -38,8 +44,20 @@ HANDWRITING_FONTS = (
 )
 PRINT_FONTS = ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSerif.ttf", "dejavu/DejaVuSansMono.ttf")
 FONT_ROOTS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype")
+CAPS_ONLY_FONTS = frozenset({"Humor-Sans.ttf"})  # draws lower case as small capitals: labels go upper case
+PILLOW_FONT = "<pillow>"  # Pillow's bundled FreeType font: generation never fails for lack of fonts
 PUNCT_AFTER = (",", ".", ":", ";", "!", "?")
+# blue, black, dark grey, light blue, red: weights in INK_P
 INKS = ((20, 30, 120), (15, 15, 20), (50, 50, 55), (25, 60, 160), (150, 20, 25))
+INK_P = (0.35, 0.3, 0.15, 0.15, 0.05)
+PRINT_INK = (25, 25, 30)
+# A form's printed field labels and the kind of value written after each.
+FORM_FIELDS = (
+    ("Name:", "name"), ("Date:", "date"), ("Amount:", "amount"), ("Phone:", "phone"), ("Address:", "text"),
+    ("Ref:", "number"), ("Time:", "time"), ("Notes:", "text"), ("Total:", "amount"), ("City:", "name"),
+    ("Signed:", "name"), ("Qty:", "number"), ("Comments:", "text"), ("Tel.", "phone"), ("Item:", "text"),
+)
+_GLYPH_CHECK = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'()-/$%&#"
 
 
 @dataclass
@@ -52,19 +70,20 @@ class SynthSpec:
     max_width: int = field(default=800, metadata={"help": "largest page width (px)"})
     min_height: int = field(default=480, metadata={"help": "smallest page height (px)"})
     max_height: int = field(default=960, metadata={"help": "largest page height (px)"})
-    words_per_page_min: int = field(default=12, metadata={"help": "fewest words on a page"})
+    words_per_page_min: int = field(default=12, metadata={"help": "fewest words a page aims for (a full page may hold fewer)"})
     words_per_page_max: int = field(default=40, metadata={"help": "most words on a page"})
-    min_text_height: int = field(default=18, metadata={"help": "smallest font size (px)"})
-    max_text_height: int = field(default=44, metadata={"help": "largest font size (px)"})
-    max_rotation_deg: float = field(default=5.0, metadata={"help": "each word is rotated by up to this angle"})
+    min_text_height: int = field(default=18, metadata={"help": "smallest handwriting font size (px)"})
+    max_text_height: int = field(default=44, metadata={"help": "largest handwriting font size (px)"})
+    max_rotation_deg: float = field(default=5.0, metadata={"help": "each handwritten word is rotated by up to this angle"})
     perspective: float = field(default=0.03, metadata={"help": "page corner jitter, as a fraction of the page size"})
     blur_prob: float = field(default=0.5, metadata={"help": "probability of a slight Gaussian blur"})
     noise_prob: float = field(default=0.7, metadata={"help": "probability of sensor noise"})
-    print_prob: float = field(default=0.2, metadata={"help": "probability that a row is printed rather than handwritten"})
+    print_prob: float = field(default=0.15, metadata={"help": "probability that a row of notes is typed rather than handwritten"})
     fonts: list[str] = field(default_factory=list, metadata={"help": ".ttf/.otf files to use (empty: the Debian fonts, else Pillow's)"})
-    crops: bool = field(default=True, metadata={"help": "also write rectified word crops and gt_list.txt"})
+    crops: bool = field(default=True, metadata={"help": "also write rectified word crops (native resolution) and gt_list.txt"})
     crop_padding: int = field(default=2, metadata={"help": "pixels of context around each crop"})
-    jpeg_quality: int = field(default=90, metadata={"help": "JPEG quality of the page images"})
+    min_jpeg_quality: int = field(default=60, metadata={"help": "lowest JPEG quality of a page (drawn per page)"})
+    jpeg_quality: int = field(default=92, metadata={"help": "highest JPEG quality of a page"})
     workers: int = field(default=2, metadata={"help": "processes generating pages"})
 
     def validate(self) -> None:
@@ -72,10 +91,16 @@ class SynthSpec:
             raise OcdrError(f"num_pages must be >= 1, got {self.num_pages}")
         if not (0 < self.min_width <= self.max_width and 0 < self.min_height <= self.max_height):
             raise OcdrError("page size: need 0 < min_width <= max_width and 0 < min_height <= max_height")
+        if not 6 <= self.min_text_height <= self.max_text_height:
+            raise OcdrError("text size: need 6 <= min_text_height <= max_text_height")
         if min(self.min_width, self.min_height) < 4 * self.max_text_height:
             raise OcdrError("pages must be at least 4 times max_text_height on each side")
         if not 0 <= self.test_fraction < 1:
             raise OcdrError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
+        if not 0 < self.words_per_page_min <= self.words_per_page_max:
+            raise OcdrError("need 0 < words_per_page_min <= words_per_page_max")
+        if not 1 <= self.min_jpeg_quality <= self.jpeg_quality <= 100:
+            raise OcdrError("JPEG quality: need 1 <= min_jpeg_quality <= jpeg_quality <= 100")
 
 
 # --- resources ------------------------------------------------------------------------------
@@ -102,40 +127,60 @@ def find_fonts(explicit: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
 
 @lru_cache(maxsize=256)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    if path == "<pillow>":
+    if path == PILLOW_FONT:
         return ImageFont.load_default(size=size)
     return ImageFont.truetype(path, size=size)
 
 
+def _glyph(font: ImageFont.FreeTypeFont, char: str) -> tuple[tuple[int, int], bytes]:
+    mask = font.getmask(char)
+    return mask.size, bytes(mask)
+
+
+def _draws(path: str, char: str) -> bool:
+    """Whether the font has a glyph for ``char``. A missing glyph draws nothing or the .notdef
+    box, so the bitmap must be non-empty and differ from .notdef's (bounding boxes alone are not
+    enough: femkeklaver's "9" has the same box as its .notdef)."""
+    font = _font(path, 32)
+    return font.getmask(char).getbbox() is not None and _glyph(font, char) != _glyph(font, "\uffff")
+
+
 @lru_cache(maxsize=64)
 def _supported(path: str) -> frozenset[str]:
-    """Characters the font really draws (a missing glyph renders as nothing or as .notdef)."""
-    font = _font(path, 32)
-    notdef = font.getmask("\uffff").getbbox()
-    ok = set()
-    for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'()-/$%&#":
-        mask = font.getmask(c)
-        box = mask.getbbox()
-        if box and (notdef is None or box != notdef or c in ".,'"):
-            ok.add(c)
-    return frozenset(ok)
+    """The characters of generated text that the font really draws."""
+    return frozenset(c for c in _GLYPH_CHECK if _draws(path, c))
+
+
+@lru_cache(maxsize=64)
+def _size_scale(path: str) -> float:
+    """Font-size factor that gives every font about the same x-height (0.48 of the size), so a
+    page's size draws, say, Kristi (small x-height) no smaller than Comic Neue."""
+    x_height = -_font(path, 100).getbbox("x", anchor="ls")[1]
+    return float(np.clip(48.0 / max(x_height, 1), 0.85, 1.5))
 
 
 # --- content --------------------------------------------------------------------------------
 
-def _make_word(rng: np.random.Generator, words: tuple[str, ...]) -> str:
-    kind = rng.random()
-    if kind < 0.14:
-        style = rng.integers(5)
-        if style == 0:
-            return str(int(rng.integers(0, 10000)))
-        if style == 1:
-            return f"{rng.integers(0, 1000)}.{rng.integers(0, 100):02d}"
-        if style == 2:
-            return f"{rng.integers(1, 29):02d}/{rng.integers(1, 13):02d}/{rng.integers(1950, 2030)}"
-        if style == 3:
-            return f"{rng.integers(100, 1000)}-{rng.integers(0, 10000):04d}"
+def _make_token(rng: np.random.Generator, words: tuple[str, ...], kind: str = "text") -> str:
+    """One word as it is written: a dictionary word in some case with punctuation, or a number."""
+    if kind == "date":
+        d, m, y = int(rng.integers(1, 29)), int(rng.integers(1, 13)), int(rng.integers(1950, 2030))
+        return (f"{d:02d}/{m:02d}/{y}", f"{y}-{m:02d}-{d:02d}", f"{d}.{m}.{y % 100:02d}")[int(rng.integers(3))]
+    if kind == "amount":
+        units = int(rng.integers(0, 10 ** int(rng.integers(1, 5))))
+        text = f"{units:,}" if rng.random() < 0.3 else str(units)
+        return ("$" if rng.random() < 0.25 else "") + f"{text}.{int(rng.integers(0, 100)):02d}"
+    if kind == "phone":
+        return (f"{rng.integers(200, 1000)}-{rng.integers(0, 10000):04d}",
+                f"0{rng.integers(100, 1000)}-{rng.integers(0, 1000000):06d}")[int(rng.integers(2))]
+    if kind == "time":
         return f"{rng.integers(0, 24)}:{rng.integers(0, 60):02d}"
+    if kind == "number":
+        return str(int(rng.integers(0, 10 ** int(rng.integers(1, 6)))))
+    if kind == "name":
+        return words[int(rng.integers(len(words)))].capitalize()
+    if rng.random() < 0.14:
+        return _make_token(rng, words, ("date", "amount", "phone", "time", "number")[int(rng.integers(5))])
     w = words[int(rng.integers(len(words)))]
     case = rng.random()
     if case < 0.22:
@@ -148,14 +193,17 @@ def _make_word(rng: np.random.Generator, words: tuple[str, ...]) -> str:
     elif punct < 0.21:
         w = f"({w})"
     elif punct < 0.24:
-        w += "'s"
+        w += "'S" if w.isupper() else "'s"
     elif punct < 0.26 and len(w) > 3:
         cut = int(rng.integers(2, len(w) - 1))
         w = f"{w[:cut]}-{w[cut:]}"
     return w
 
 
+# --- paper ----------------------------------------------------------------------------------
+
 def _paper(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Off-white float32 RGB paper with a slight tint, gradient and fibre texture."""
     base = rng.uniform(222, 252)
     tint = rng.uniform(-8, 4, size=3)
     img = np.empty((h, w, 3), np.float32)
@@ -168,39 +216,25 @@ def _paper(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return img
 
 
-def _draw_ruling(rng, img: np.ndarray, line_height: int, top: int) -> str:
-    """Ruled lines, a form grid or nothing; returns the style name."""
-    h, w = img.shape[:2]
-    style = ("plain", "ruled", "form")[int(rng.choice(3, p=[0.3, 0.4, 0.3]))]
-    colour = tuple(float(c) for c in rng.choice([(170, 190, 225), (160, 160, 160), (200, 170, 170)]))
-    if style == "ruled":
-        for y in range(top + line_height, h - 4, line_height):
-            cv2.line(img, (0, y), (w, y), colour, 1, cv2.LINE_AA)
-        if rng.random() < 0.6:
-            x = int(w * rng.uniform(0.06, 0.12))
-            cv2.line(img, (x, 0), (x, h), (150, 150, 230), 1, cv2.LINE_AA)
-    elif style == "form":
-        for y in range(top, h - line_height, line_height):
-            cv2.rectangle(img, (8, y), (w - 8, y + line_height), colour, 1, cv2.LINE_AA)
-        for x in np.sort(rng.uniform(0.25, 0.75, size=int(rng.integers(0, 3)))):
-            cv2.line(img, (int(x * w), top), (int(x * w), h - line_height), colour, 1, cv2.LINE_AA)
-    return style
+def _line_colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    return tuple(float(c) for c in rng.choice([(170, 190, 225), (160, 160, 160), (200, 170, 170)]))
 
 
 # --- one word -------------------------------------------------------------------------------
 
-def _render_word(text: str, font: ImageFont.FreeTypeFont, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    """Coverage mask (float 0..1) of the rotated word and its ink quad in mask coordinates."""
-    left, top, right, bottom = font.getbbox(text)
+def _render_word(text: str, font: ImageFont.FreeTypeFont, angle: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coverage mask (float 0..1) of the rotated word, its ink quad and the middle of its
+    baseline, both in mask coordinates."""
+    left, top, right, bottom = font.getbbox(text, anchor="ls")
     pad = 4
     canvas = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
-    ImageDraw.Draw(canvas).text((pad - left, pad - top), text, font=font, fill=255)
+    ImageDraw.Draw(canvas).text((pad - left, pad - top), text, font=font, fill=255, anchor="ls")
     mask = np.asarray(canvas, dtype=np.float32) / 255.0
-    ys, xs = np.nonzero(mask > 0.15)
+    ys, xs = np.nonzero(mask > 0.15)  # antialiasing fringe below this is not ink
     if len(xs) == 0:
-        raise ValueError("nothing drawn")
+        raise ValueError(f"nothing drawn for {text!r}")
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [(x0 + x1) / 2, pad - top]], np.float64)
     h, w = mask.shape
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
@@ -208,23 +242,183 @@ def _render_word(text: str, font: ImageFont.FreeTypeFont, angle: float) -> tuple
     m[0, 2] += nw / 2 - w / 2
     m[1, 2] += nh / 2 - h / 2
     rotated = cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=0)
-    quad = np.hstack([quad, np.ones((4, 1))]) @ m.T
-    return rotated, quad
+    pts = np.hstack([pts, np.ones((5, 1))]) @ m.T
+    return rotated, pts[:4], pts[4]
 
 
-def _overlaps(box: tuple[int, int, int, int], placed: list[tuple[int, int, int, int]], gap: int) -> bool:
-    x0, y0, x1, y1 = box
-    return any(x0 < b[2] + gap and b[0] < x1 + gap and y0 < b[3] + gap and b[1] < y1 + gap for b in placed)
+def _choose_font(rng: np.random.Generator, fonts: list[str], text: str) -> str | None:
+    for i in rng.permutation(len(fonts)):
+        if set(text) <= _supported(fonts[i]):
+            return fonts[i]
+    return None
+
+
+@dataclass
+class _Page:
+    """The page being written: pixels (float32 RGB), regions so far and their bounding boxes."""
+
+    img: np.ndarray
+    regions: list[TextRegion] = field(default_factory=list)
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def free(self, box: tuple[float, float, float, float], gap: float = 3) -> bool:
+        x0, y0, x1, y1 = box
+        return not any(x0 < b[2] + gap and b[0] < x1 + gap and y0 < b[3] + gap and b[1] < y1 + gap for b in self.boxes)
+
+
+def _write(page: _Page, rng: np.random.Generator, text: str, font_path: str, size: int, angle: float,
+           x: float, baseline: float, limits: tuple[float, float, float, float], ink) -> float | None:
+    """Write ``text`` with its ink starting at ``x`` and its baseline at ``baseline``; return the
+    ink's right edge, or None (nothing drawn) when the ink would leave ``limits`` or touch a word.
+    A word too tall for the limits is written once more at a size that fits."""
+    size = max(int(round(size * _size_scale(font_path))), 6)
+    for _ in range(2):
+        try:
+            mask, quad, base = _render_word(text, _font(font_path, size), angle)
+        except ValueError:
+            return None
+        ox = int(np.ceil(x - quad[:, 0].min()))  # ceil: the ink starts at x, never left of it
+        oy = int(round(baseline - base[1]))
+        q = quad + [ox, oy]
+        box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
+        room = limits[3] - limits[1]
+        if box[3] - box[1] <= room or size <= 6:
+            break
+        size = max(int(size * room / (box[3] - box[1]) * 0.95), 6)
+    # a tall capital or a long descender moves the word up or down a little rather than dropping it
+    shift = int(np.ceil(max(limits[1] - box[1], 0))) - int(np.ceil(max(box[3] - limits[3], 0)))
+    if shift and box[3] - box[1] <= limits[3] - limits[1]:
+        oy += shift
+        q = quad + [ox, oy]
+        box = (q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max())
+    if box[0] < limits[0] or box[1] < limits[1] or box[2] > limits[2] or box[3] > limits[3] or not page.free(box):
+        return None
+    h, w = page.img.shape[:2]
+    mh, mw = mask.shape
+    # the mask's empty padding may hang over the page edge: paste only the part on the page
+    y0, y1, x0, x1 = max(oy, 0), min(oy + mh, h), max(ox, 0), min(ox + mw, w)
+    alpha = mask[y0 - oy:y1 - oy, x0 - ox:x1 - ox, None] * float(rng.uniform(0.8, 1.0))
+    colour = np.asarray(ink, np.float32) + rng.uniform(-12, 12, size=3).astype(np.float32)
+    roi = page.img[y0:y1, x0:x1]
+    roi[:] = roi * (1 - alpha) + colour * alpha
+    page.boxes.append(box)
+    page.regions.append(TextRegion(order_quad(q), text))
+    return float(box[2])
+
+
+def _write_row(page: _Page, rng, tokens, fonts: list[str], size: int, x0: float, x1: float, baseline: float,
+               band: tuple[float, float], ink, max_angle: float, room: int, hand: bool) -> None:
+    """Words from ``tokens`` left to right on one baseline until ``x1`` or ``room`` words."""
+    x = x0
+    written = misses = 0
+    font = None
+    for text in tokens:
+        if written >= room or x >= x1 or misses > 8:
+            return
+        if font is None or set(text) - _supported(font):
+            font = _choose_font(rng, fonts, text)  # a writer keeps one hand along a row
+            if font is None:
+                misses += 1  # no font draws this text: try another token, but not forever
+                continue
+        if Path(font).name in CAPS_ONLY_FONTS:
+            text = text.upper()
+        s = max(int(round(size * rng.uniform(0.9, 1.1))), 6) if hand else size
+        angle = float(rng.uniform(-max_angle, max_angle)) if hand else 0.0
+        jitter = float(rng.uniform(-0.06, 0.06) * size) if hand else 0.0
+        right = _write(page, rng, text, font, s, angle, x, baseline + jitter, (x, band[0], x1, band[1]), ink)
+        if right is None:
+            return
+        written += 1
+        x = right + size * rng.uniform(0.35, 0.9)
 
 
 # --- one page -------------------------------------------------------------------------------
 
-def _choose_font(rng, fonts: list[str], text: str) -> str | None:
-    order = rng.permutation(len(fonts))
-    for i in order:
-        if set(text) <= _supported(fonts[i]):
-            return fonts[i]
-    return None
+def _tokens(rng, words, kind: str = "text", count: int | None = None):
+    """Tokens of one kind, endless unless ``count`` is given (a row takes what fits)."""
+    n = 0
+    while count is None or n < count:
+        yield _make_token(rng, words, kind)
+        n += 1
+
+
+def _header(page: _Page, rng, fonts: list[str], words, margin: int, top: int, size: int, room: int) -> int:
+    """A printed title over a dark rule; returns the y below the rule."""
+    h, w = page.img.shape[:2]
+    psize = max(int(size * rng.uniform(0.7, 1.0)), 8)
+    baseline = top + psize
+    upper = rng.random() < 0.6
+    tokens = (t.upper() if upper else t.capitalize() for t in (words[int(rng.integers(len(words)))] for _ in range(4)))
+    x0 = margin if rng.random() < 0.6 else int(w * rng.uniform(0.2, 0.35))
+    _write_row(page, rng, tokens, fonts, psize, x0, w - margin, baseline, (top - 4, baseline + psize), PRINT_INK,
+               0, min(int(rng.integers(1, 5)), room), hand=False)
+    rule = baseline + int(psize * 0.5)
+    cv2.line(page.img, (margin // 2, rule), (w - margin // 2, rule), (60, 60, 60), int(rng.integers(1, 3)), cv2.LINE_AA)
+    return rule + 3
+
+
+def _notes(page: _Page, rng, spec: SynthSpec, hand: list[str], printed: list[str], words, ink, size: int,
+           pitch: int, margin: int, y: int, target: int, style: str) -> None:
+    """Rows of handwritten notes (now and then a typed row) sitting on ruled, squared or blank paper."""
+    h, w = page.img.shape[:2]
+    colour = _line_colour(rng)
+    if style == "grid":
+        step = max(pitch // 2, 6)
+        for gy in range(y + step, h, step):
+            cv2.line(page.img, (0, gy), (w, gy), colour, 1, cv2.LINE_AA)
+        for gx in range(step // 2, w, step):
+            cv2.line(page.img, (gx, y), (gx, h), colour, 1, cv2.LINE_AA)
+        pitch = 2 * step
+    baselines = list(range(y + pitch, h - pitch // 3, pitch))
+    if style == "ruled":
+        for b in baselines:
+            cv2.line(page.img, (0, b + 1), (w, b + 1), colour, 1, cv2.LINE_AA)
+        if rng.random() < 0.6:
+            mx = int(margin * rng.uniform(0.6, 0.9))
+            cv2.line(page.img, (mx, 0), (mx, h), (150, 150, 230), 1, cv2.LINE_AA)
+    for b in baselines:
+        if len(page.regions) >= target:
+            return
+        typed = rng.random() < spec.print_prob
+        fonts, row_size = (printed, max(int(size * 0.7), 8)) if typed else (hand, size)
+        x0 = margin + int(rng.integers(0, max(pitch, 2)))
+        x1 = w - margin // 2 - int(rng.uniform(0, 0.35) * w)  # ragged right, like real notes
+        band = (b - pitch + 2, min(b + pitch * 0.45, h - 2))
+        _write_row(page, rng, _tokens(rng, words), fonts, row_size, x0, x1, b, band,
+                   PRINT_INK if typed else ink, spec.max_rotation_deg, target - len(page.regions), hand=not typed)
+
+
+def _form(page: _Page, rng, spec: SynthSpec, hand: list[str], printed: list[str], words, ink, size: int,
+          pitch: int, margin: int, y: int, target: int) -> None:
+    """A printed form: one field per box, a printed label, a divider, the handwritten value."""
+    h, w = page.img.shape[:2]
+    colour = tuple(float(c) for c in rng.uniform(70, 150, size=3))
+    cell = int(pitch * rng.uniform(1.0, 1.2))
+    lsize = max(int(size * rng.uniform(0.5, 0.7)), 8)
+    label_font = _choose_font(rng, printed, "Address:") or printed[0]
+    order = rng.permutation(len(FORM_FIELDS))
+    left, right = margin // 2, w - margin // 2
+    label_w = max(_font(label_font, lsize).getbbox(FORM_FIELDS[i][0])[2] for i in order)
+    divider = left + label_w + 12
+    top = y + 4
+    # about 2.5 words a field (label, value) make the target; the form ends where the rows end
+    rows = int(np.clip(round(target / 2.5), 2, len(FORM_FIELDS)))
+    for k in range(rows):
+        if top + cell > h - 4 or len(page.regions) >= spec.words_per_page_max:
+            return
+        label, kind = FORM_FIELDS[order[k]]
+        cv2.rectangle(page.img, (left, top), (right, top + cell), colour, 1, cv2.LINE_AA)
+        cv2.line(page.img, (divider, top), (divider, top + cell), colour, 1, cv2.LINE_AA)
+        limits = (left + 2, top + 2, divider - 2, top + cell - 2)
+        _write(page, rng, label, label_font, lsize, 0.0, left + 6, top + cell * 0.65, limits, PRINT_INK)
+        if rng.random() < 0.85:  # some fields are left blank
+            count = {"name": int(rng.integers(1, 3)), "text": None}.get(kind, 1)
+            vsize = min(size, int(cell * 0.6))
+            baseline = top + cell * rng.uniform(0.68, 0.78)
+            _write_row(page, rng, _tokens(rng, words, kind, count), hand, vsize,
+                       divider + 4 + rng.uniform(0, cell), right - 4, baseline, (top + 2, top + cell - 2), ink,
+                       spec.max_rotation_deg * 0.6, spec.words_per_page_max - len(page.regions), hand=True)
+        top += cell
 
 
 def render_page(rng: np.random.Generator, spec: SynthSpec, hand_fonts: list[str], print_fonts: list[str],
@@ -232,66 +426,34 @@ def render_page(rng: np.random.Generator, spec: SynthSpec, hand_fonts: list[str]
     """One page: RGB uint8 image and its word regions (clockwise quads from top-left)."""
     h = int(rng.integers(spec.min_height, spec.max_height + 1))
     w = int(rng.integers(spec.min_width, spec.max_width + 1))
-    img = _paper(rng, h, w)
-    hand = hand_fonts or ["<pillow>"]
+    page = _Page(_paper(rng, h, w))
+    hand = hand_fonts or [PILLOW_FONT]
     printed = print_fonts or hand
-    size_base = int(rng.integers(spec.min_text_height, spec.max_text_height + 1))
-    line_height = int(size_base * rng.uniform(1.5, 2.0))
-    margin = int(rng.uniform(0.04, 0.1) * w)
-    top = int(rng.uniform(0.03, 0.08) * h)
-    style = _draw_ruling(rng, img, line_height, top + line_height)
+    size = int(rng.integers(spec.min_text_height, spec.max_text_height + 1))
+    pitch = max(int(size * rng.uniform(1.5, 2.0)), size + 6)
+    margin = int(rng.uniform(0.04, 0.09) * w)
+    top = int(rng.uniform(0.02, 0.06) * h) + 4
     target = int(rng.integers(spec.words_per_page_min, spec.words_per_page_max + 1))
-    ink = np.array(INKS[int(rng.choice(len(INKS), p=[0.35, 0.3, 0.15, 0.15, 0.05]))], np.float32)
-    regions: list[TextRegion] = []
-    placed: list[tuple[int, int, int, int]] = []
-    y = top
-    row = 0
-    while len(regions) < target and y + line_height < h - top:
-        is_print = row == 0 or rng.random() < spec.print_prob
-        fonts = printed if is_print else hand
-        size = int(np.clip(size_base * (0.7 if is_print else rng.uniform(0.85, 1.2)), 10, spec.max_text_height))
-        x = margin + int(rng.integers(0, max(line_height, 1)))
-        row_ink = np.array((25, 25, 30), np.float32) if is_print else ink
-        while x < w - margin and len(regions) < target:
-            text = _make_word(rng, words).upper() if (is_print and row == 0) else _make_word(rng, words)
-            path = _choose_font(rng, fonts, text)
-            if path is None:
-                x += size
-                continue
-            angle = 0.0 if is_print else float(rng.uniform(-spec.max_rotation_deg, spec.max_rotation_deg))
-            try:
-                mask, quad = _render_word(text, _font(path, size), angle)
-            except ValueError:
-                continue
-            mh, mw = mask.shape
-            oy = y + int(rng.integers(-2, 3)) + (line_height - mh) // 2 if not is_print else y + (line_height - mh) // 2
-            if x + mw > w - margin // 2 or oy < 2 or oy + mh > h - 2:
-                break
-            q = quad + [x, oy]
-            box = (int(q[:, 0].min()), int(q[:, 1].min()), int(np.ceil(q[:, 0].max())), int(np.ceil(q[:, 1].max())))
-            if _overlaps(box, placed, 3):
-                x += mw // 2
-                continue
-            alpha = mask[:, :, None] * float(rng.uniform(0.8, 1.0))
-            roi = img[oy:oy + mh, x:x + mw]
-            roi[:] = roi * (1 - alpha) + row_ink * alpha
-            placed.append(box)
-            regions.append(TextRegion(order_quad(q), text))
-            x += mw + int(size * rng.uniform(0.3, 1.0))
-        y += line_height
-        row += 1
-    img, regions = _page_perspective(rng, img, regions, spec.perspective)
+    ink = INKS[int(rng.choice(len(INKS), p=INK_P))]
+    y = _header(page, rng, printed, words, margin, top, size, spec.words_per_page_max)
+    style = ("plain", "ruled", "grid", "form")[int(rng.choice(4, p=[0.2, 0.35, 0.1, 0.35]))]
+    if style == "form":
+        _form(page, rng, spec, hand, printed, words, ink, size, pitch, margin, y, target)
+    else:
+        _notes(page, rng, spec, hand, printed, words, ink, size, pitch, margin, y, target, style)
+    img, regions = _page_perspective(rng, page.img, page.regions, spec.perspective)
     return _degrade(rng, img, spec), regions
 
 
 def _page_perspective(rng, img: np.ndarray, regions: list[TextRegion], amount: float):
-    """Warp the page as if photographed slightly off-axis; quads go through the same matrix."""
+    """Warp the page as if photographed slightly off-axis; quads go through the same matrix.
+    Corners only move inwards, so whatever was inside the page stays inside."""
     if amount <= 0:
         return img, regions
     h, w = img.shape[:2]
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     jitter = rng.uniform(0, amount, size=(4, 2)) * [w, h]
-    dst = np.float32(src + jitter * [[1, 1], [-1, 1], [-1, -1], [1, -1]])  # corners move inwards
+    dst = np.float32(src + jitter * [[1, 1], [-1, 1], [-1, -1], [1, -1]])
     m = cv2.getPerspectiveTransform(src, dst)
     border = tuple(float(v) for v in rng.uniform(60, 140, size=3))  # the table under the page
     warped = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
@@ -331,6 +493,13 @@ def rectify_quad(image: np.ndarray, quad: np.ndarray, padding: int = 0) -> np.nd
                                borderMode=cv2.BORDER_REPLICATE)
 
 
+def _encode(ext: str, rgb: np.ndarray, params: list[int] | None = None) -> bytes:
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params or [])
+    if not ok:
+        raise OcdrError(f"cannot encode an image as {ext}")
+    return buf.tobytes()
+
+
 # --- the dataset ----------------------------------------------------------------------------
 
 def _split_of(index: int, spec: SynthSpec) -> str:
@@ -342,24 +511,29 @@ def _split_of(index: int, spec: SynthSpec) -> str:
 
 def _page_job(args: tuple[int, SynthSpec, list[str], list[str]]) -> tuple[str, list[tuple[str, str]], list[str]]:
     index, spec, hand, printed = args
+    # seeded by the pair, so (seed 0, page 1) and (seed 1, page 0) are different pages
     rng = np.random.default_rng([spec.seed, index])
     image, regions = render_page(rng, spec, hand, printed, load_words())
     split = _split_of(index, spec)
     out = Path(spec.output_dir) / split
     stem = f"synth_{index:05d}"
-    write_image(out / "img" / f"{stem}.jpg", image, quality=spec.jpeg_quality)
+    quality = int(rng.integers(spec.min_jpeg_quality, spec.jpeg_quality + 1))
+    jpeg = _encode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    atomic_write_bytes(out / "img" / f"{stem}.jpg", jpeg)
     write_icdar_gt(out / "gt" / f"gt_{stem}.txt", regions)
     samples = []
     if spec.crops:
+        written = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         for k, r in enumerate(regions):
             name = f"{stem}_{k:03d}.png"
-            write_image(out / "crops" / name, rectify_quad(image, r.points, spec.crop_padding))
+            atomic_write_bytes(out / "crops" / name, _encode(".png", rectify_quad(written, r.points, spec.crop_padding)))
             samples.append((name, r.text))
     return split, samples, [r.text for r in regions]
 
 
 def generate(spec: SynthSpec) -> dict:
     """Write the synthetic dataset; returns a summary."""
+    spec.validate()
     start = time.perf_counter()
     hand, printed = find_fonts(tuple(spec.fonts))
     if not hand and not printed:
@@ -383,6 +557,6 @@ def generate(spec: SynthSpec) -> dict:
             write_gt_list(out / split / "crops" / "gt_list.txt", samples)
     chars = build_charset(labels)
     write_charset(out / "character_list.txt", chars)
-    return {"output_dir": str(out), "pages": pages, "words": len(labels), "characters": len(chars),
-            "fonts": [Path(f).name for f in hand + printed] or ["pillow default"],
+    return {"output_dir": str(out), "pages": pages, "words": len(labels), "crops": len(labels) if spec.crops else 0,
+            "characters": len(chars), "fonts": [Path(f).name for f in hand + printed] or ["pillow default"],
             "seconds": round(time.perf_counter() - start, 1)}
