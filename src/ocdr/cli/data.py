@@ -51,9 +51,9 @@ register(Command(
     group="data", name="stats", spec=StatsSpec, run=dataset_stats,
     summary="count images, regions, don't-cares, characters and sizes of a dataset folder",
     description=(
-        "Reads a detection layout folder (img/ + gt/) or a recognition gt list and prints counts: images,\n"
-        "regions, don't-care regions, box sizes, label lengths and the characters used. Bad records are\n"
-        "errors unless --skip-bad."),
+        "Reads a detection layout folder (img/ + gt/, and crops/ when present), a dataset root with\n"
+        "train/ and test/, a recognition gt list or an LMDB, and prints counts: images, regions, don't-care\n"
+        "regions, box sizes, label lengths and character counts. Bad records are errors unless --skip-bad."),
     example="ocdr data stats path=data/synth/train",
     output_key=None,
 ))

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset
 
 from ocdr.data.datasets import GtListDataset, LmdbDataset
-from ocdr.data.lmdb_io import label_key, lmdb_num_samples, open_lmdb
+from ocdr.data.lmdb_io import read_lmdb_labels
 from ocdr.data.rec_transforms import RecAugSpec, augment_crop, to_input
 from ocdr.errors import DataError
 
@@ -41,12 +41,7 @@ def source_labels(ds: Dataset) -> list[str]:
     """All labels of a source without decoding any image."""
     if isinstance(ds, GtListDataset):
         return [label for _, label in ds.samples]
-    env = open_lmdb(ds.source)
-    try:
-        with env.begin() as txn:
-            return [bytes(txn.get(label_key(i)) or b"").decode("utf-8") for i in range(1, lmdb_num_samples(ds.source) + 1)]
-    finally:
-        env.close()
+    return list(read_lmdb_labels(ds.source))
 
 
 class RecognitionDataset(Dataset):

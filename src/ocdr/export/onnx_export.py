@@ -74,3 +74,69 @@ def export_detector_command(spec) -> dict:
 
             raise OcdrError(f"exported model differs from PyTorch by {result['max_abs_diff']:.2e} (> 1e-4)")
     return result
+
+
+def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometry: dict, opset: int = 17) -> Path:
+    """CTC recognizer -> ONNX: input ``images`` (N x C x H x W), outputs ``output_id`` and ``output_prob``
+    (argmax and its probability per time step, TAO OCRNet's outputs). The character list and input
+    geometry ride along as metadata, so the file decodes on its own."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = copy.deepcopy(model).cpu().eval()
+    net.exportable = True
+    sample = torch.randn(2, geometry["channels"], geometry["height"], geometry["width"])
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(net, (sample,), tmp, input_names=["images"], output_names=["output_id", "output_prob"],
+                              dynamic_axes={"images": {0: "batch"}, "output_id": {0: "batch"}, "output_prob": {0: "batch"}},
+                              opset_version=opset, dynamo=False)
+        proto = onnx.load(tmp)
+        meta = {"ocdr_charset": json.dumps(charset.to_list(), ensure_ascii=False),
+                "ocdr_codec": json.dumps({"case_fold": charset.case_fold, "unknown": charset.unknown}),
+                "ocdr_input": json.dumps(geometry), "character": "\n".join(charset.to_list())}
+        for key, value in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.checker.check_model(proto, full_check=True)
+        onnx.save(proto, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def recognizer_parity(model: torch.nn.Module, session, images: np.ndarray) -> tuple[float, bool]:
+    """(max |prob difference|, ids equal) between PyTorch's exportable outputs and ONNX Runtime."""
+    net = copy.deepcopy(model).cpu().eval()
+    net.exportable = True
+    with torch.no_grad():
+        ids, probs = net(torch.from_numpy(images))
+    got_ids, got_probs = session.run(["output_id", "output_prob"], {"images": images})
+    return float(np.abs(probs.numpy() - got_probs).max()), bool((ids.numpy() == got_ids).all())
+
+
+def export_recognizer_command(spec) -> dict:
+    """``ocdr ocrnet export``."""
+    from ocdr.errors import OcdrError
+    from ocdr.pipeline.recognizer import input_geometry, load_recognizer
+
+    model, record, charset = load_recognizer(spec.export.checkpoint, "cpu")
+    geometry = input_geometry(record)
+    if geometry["prediction"] != "CTC":
+        raise OcdrError("export: only CTC recognizers export to ONNX for now (model.prediction=Attn does not)")
+    path = export_recognizer(model, spec.export.onnx_file, charset, geometry, spec.export.opset)
+    result = {"onnx_file": str(path), "opset": spec.export.opset, "model": record["model"]["name"],
+              "characters": len(charset)}
+    if spec.export.verify:
+        images = np.random.default_rng(0).uniform(-1, 1, (4, geometry["channels"], geometry["height"],
+                                                          geometry["width"])).astype(np.float32)
+        diff, same_ids = recognizer_parity(model, onnxruntime_session(path), images)
+        result.update(max_abs_diff=diff, ids_equal=same_ids)
+        if diff > 1e-4 or not same_ids:
+            raise OcdrError(f"exported recognizer differs from PyTorch (max diff {diff:.2e}, ids equal: {same_ids})")
+    return result

@@ -3,12 +3,17 @@ convolution (DCNv2) in the 3x3 convolutions of chosen stages, as DBNet's ``defor
 
 Parameter names follow torchvision's ResNet, so a torchvision state dict loads into it. The
 deformable convolution is ``torchvision.ops.deform_conv2d`` (no custom CUDA op to build).
+
+ONNX export of the deformable convolution: at opset >= 19 it becomes ONNX's own ``DeformConv``
+node (ONNX Runtime runs it); below 19 it is written out with ``GridSample`` (opset 16+), which is
+what TensorRT-style runtimes without ``DeformConv`` need.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.onnx import symbolic_helper
 from torchvision.ops import deform_conv2d
 
 __all__ = ["ResNet", "DeformConv", "deform_conv2d_decomposed", "resnet18", "resnet50"]
@@ -42,6 +47,36 @@ def deform_conv2d_decomposed(x: torch.Tensor, offset: torch.Tensor, weight: torc
     return out.reshape(b, out_ch, ho, wo)
 
 
+@symbolic_helper.parse_args("v", "v", "v", "v", "v", "i", "i", "i", "i", "i", "i", "i", "i", "b")
+def _deform_conv2d_onnx(g, x, weight, offset, mask, bias, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w,
+                        groups, offset_groups, use_mask):
+    """``torchvision::deform_conv2d`` -> ONNX ``DeformConv`` (opset 19): same input order, same
+    offset layout (y, x per tap), the mask as the optional fifth input."""
+    inputs = [x, weight, offset, bias] + ([mask] if use_mask else [])
+    return g.op("DeformConv", *inputs, strides_i=[stride_h, stride_w], pads_i=[pad_h, pad_w, pad_h, pad_w],
+                dilations_i=[dil_h, dil_w], group_i=groups, offset_group_i=offset_groups)
+
+
+NATIVE_DEFORM_CONV_OPSET = 19
+torch.onnx.register_custom_op_symbolic("torchvision::deform_conv2d", _deform_conv2d_onnx, NATIVE_DEFORM_CONV_OPSET)
+
+
+def _onnx_export_opset() -> int | None:
+    """The opset of the ONNX export under way (TorchScript exporter), None if it cannot be read.
+
+    torch keeps it in a private global whose module moved between releases; when neither place
+    answers, the caller falls back to the decomposition, which every opset >= 16 accepts.
+    """
+    import importlib
+
+    for module in ("torch.onnx._internal.torchscript_exporter._globals", "torch.onnx._globals"):
+        try:
+            return int(importlib.import_module(module).GLOBALS.export_onnx_opset_version)
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
 class DeformConv(nn.Module):
     """3x3 modulated deformable conv; offsets and mask start at zero / 0.5 (a plain conv at init)."""
 
@@ -58,7 +93,7 @@ class DeformConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.offset(x)
         offset, mask = out[:, :18], torch.sigmoid(out[:, 18:])
-        if torch.onnx.is_in_onnx_export():
+        if torch.onnx.is_in_onnx_export() and (_onnx_export_opset() or 0) < NATIVE_DEFORM_CONV_OPSET:
             return deform_conv2d_decomposed(x, offset, self.weight, mask, self.stride, 1)
         return deform_conv2d(x, offset, self.weight, stride=self.stride, padding=1, mask=mask)
 

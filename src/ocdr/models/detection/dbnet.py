@@ -21,6 +21,8 @@ class FPN(nn.Module):
 
     def __init__(self, in_channels: list[int], inner: int = 256):
         super().__init__()
+        if inner % 4:
+            raise ValueError(f"FPN inner_channels must be a multiple of 4 (four levels of inner/4), got {inner}")
         quarter = inner // 4
         self.lateral = nn.ModuleList(nn.Conv2d(c, inner, 1, bias=False) for c in in_channels)
         self.smooth = nn.ModuleList(_conv_bn_relu(inner, quarter) for _ in in_channels)
@@ -48,6 +50,13 @@ class _Branch(nn.Sequential):
 
 
 class DBHead(nn.Module):
+    """Probability and threshold branches; the approximate binary map ties them together.
+
+    The binary map is the paper's 1 / (1 + exp(-k (P - T))), computed as ``sigmoid(k (P - T))``
+    in float32: the same value, but its gradient stays finite where exp(k) would overflow half
+    precision under mixed-precision training.
+    """
+
     def __init__(self, in_ch: int, k: float = 50.0):
         super().__init__()
         self.k = k
@@ -59,7 +68,7 @@ class DBHead(nn.Module):
         if not with_thresh:
             return {"prob": prob}
         thresh = self.thresh(x)
-        binary = torch.reciprocal(1 + torch.exp(-self.k * (prob - thresh)))
+        binary = torch.sigmoid(self.k * (prob.float() - thresh.float()))
         return {"prob": prob, "thresh": thresh, "binary": binary}
 
 
@@ -77,9 +86,7 @@ class DBNet(nn.Module):
 
     def forward(self, images: torch.Tensor, targets: dict | None = None):
         if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
-            h, w = images.shape[-2:]
-            if h % 32 or w % 32:
-                raise ValueError(f"DBNet input height and width must be multiples of 32, got {h}x{w}")
+            _check_input(images)
         out = self.head(self.neck(self.backbone(images)), with_thresh=self.training or targets is not None)
         if self.exportable:
             return out["prob"]
@@ -88,31 +95,40 @@ class DBNet(nn.Module):
         return out
 
 
-def _dbnet(backbone: nn.Module, inner_channels: int, k: float) -> DBNet:
-    return DBNet(backbone, inner_channels, k)
+def _check_input(images: torch.Tensor) -> None:
+    # The FPN adds maps of strides 4..32; other sizes would misalign them by a pixel.
+    if images.ndim != 4:
+        raise ValueError(f"DBNet expects images of shape (B, C, H, W), got {tuple(images.shape)}")
+    h, w = images.shape[-2:]
+    if h % 32 or w % 32:
+        raise ValueError(f"DBNet input height and width must be multiples of 32, got {h}x{w}")
+
+
+# Builders: ``base`` is the backbone's stem width (64 = the published ResNets), ``inner_channels``
+# the FPN width; smaller values make the test-sized variants.
+
+@register_model
+def dbnet_resnet18(inner_channels: int = 256, k: float = 50.0, base: int = 64, exportable: bool = False) -> DBNet:
+    return DBNet(resnet18(base), inner_channels, k, exportable)
 
 
 @register_model
-def dbnet_resnet18(inner_channels: int = 256, k: float = 50.0, base: int = 64) -> DBNet:
-    return _dbnet(resnet18(base), inner_channels, k)
+def dbnet_resnet18_dcn(inner_channels: int = 256, k: float = 50.0, base: int = 64, exportable: bool = False) -> DBNet:
+    return DBNet(resnet18(base, dcn=True), inner_channels, k, exportable)
 
 
 @register_model
-def dbnet_resnet18_dcn(inner_channels: int = 256, k: float = 50.0, base: int = 64) -> DBNet:
-    return _dbnet(resnet18(base, dcn=True), inner_channels, k)
+def dbnet_resnet50(inner_channels: int = 256, k: float = 50.0, base: int = 64, exportable: bool = False) -> DBNet:
+    return DBNet(resnet50(base), inner_channels, k, exportable)
 
 
 @register_model
-def dbnet_resnet50(inner_channels: int = 256, k: float = 50.0, base: int = 64) -> DBNet:
-    return _dbnet(resnet50(base), inner_channels, k)
+def dbnet_resnet50_dcn(inner_channels: int = 256, k: float = 50.0, base: int = 64, exportable: bool = False) -> DBNet:
+    return DBNet(resnet50(base, dcn=True), inner_channels, k, exportable)
 
 
 @register_model
-def dbnet_resnet50_dcn(inner_channels: int = 256, k: float = 50.0, base: int = 64) -> DBNet:
-    return _dbnet(resnet50(base, dcn=True), inner_channels, k)
-
-
-@register_model
-def dbnet_tiny(inner_channels: int = 32, k: float = 50.0, base: int = 8, dcn: bool = False) -> DBNet:
-    """A few thousand parameters: for tests."""
-    return _dbnet(resnet18(base, dcn=dcn), inner_channels, k)
+def dbnet_tiny(inner_channels: int = 32, k: float = 50.0, base: int = 8, dcn: bool = False,
+               exportable: bool = False) -> DBNet:
+    """ResNet-18 layout at 1/8 width (about 0.2 M parameters): for tests and smoke runs."""
+    return DBNet(resnet18(base, dcn=dcn), inner_channels, k, exportable)
