@@ -1,0 +1,105 @@
+"""The OCRNet (text recognizer) experiment spec: TAO OCRNet's sections and keys where TAO has them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ocdr.data.rec_transforms import RecAugSpec
+from ocdr.errors import ConfigError
+from ocdr.train.spec import OptimSpec, TrainSpec
+
+__all__ = ["OcrnetSpec", "recognizer_name"]
+
+# (model.backbone, model.prediction) -> registered builder
+_BUILDERS = {("ResNet", "CTC"): "crnn_resnet", ("ResNet", "Attn"): "attn_resnet", ("small", "CTC"): "crnn_small",
+             ("ViT", "CTC"): "vit_ctc", ("tiny", "CTC"): "crnn_tiny"}
+
+
+def recognizer_name(backbone: str, prediction: str) -> str:
+    key = (backbone, prediction)
+    if key not in _BUILDERS:
+        known = ", ".join(f"{b}+{p}" for b, p in _BUILDERS)
+        raise ConfigError(f"model.backbone={backbone} with model.prediction={prediction} is not available; known: {known}")
+    return _BUILDERS[key]
+
+
+@dataclass
+class RecModelSpec:
+    TPS: bool = field(default=False, metadata={"help": "thin-plate-spline rectification before the backbone"})
+    num_fiducial: int = field(default=20, metadata={"help": "TPS fiducial points"})
+    backbone: str = field(default="ResNet", metadata={"help": "ResNet | small | ViT | tiny"})
+    sequence: str = field(default="BiLSTM", metadata={"help": "BiLSTM (the sequence model)"})
+    prediction: str = field(default="CTC", metadata={"help": "CTC | Attn"})
+    hidden_size: int = field(default=256, metadata={"help": "BiLSTM hidden size"})
+    input_width: int = field(default=100, metadata={"help": "input width (200 for ViT)"})
+    input_height: int = field(default=32, metadata={"help": "input height (64 for ViT)"})
+    input_channel: int = field(default=1, metadata={"help": "1 (gray) or 3 (RGB)"})
+    keep_aspect_ratio: bool = field(default=False, metadata={"help": "pad instead of stretching"})
+    pretrained_model_path: str = field(default="", metadata={"help": "start from this checkpoint (head surgery when the character list differs)"})
+
+
+@dataclass
+class RecDatasetSpec:
+    train_dataset_dir: list[str] = field(default_factory=lambda: ["data/synth/train/crops"], metadata={"help": "LMDB folders, gt lists or folders with gt_list.txt"})
+    val_dataset_dir: list[str] = field(default_factory=lambda: ["data/synth/test/crops"], metadata={"help": "validation data"})
+    character_list_file: str = field(default="data/synth/character_list.txt", metadata={"help": "one character per line"})
+    max_label_length: int = field(default=25, metadata={"help": "longer labels are dropped (counted)"})
+    unknown_char: str = field(default="drop", metadata={"help": "drop | unk | error: samples with characters outside the list"})
+    case_fold: bool = field(default=False, metadata={"help": "lower-case labels (when the list has no upper case)"})
+    synth_if_missing: bool = field(default=True, metadata={"help": "generate the synthetic dataset when the defaults are absent"})
+    synth_pages: int = field(default=200, metadata={"help": "pages generated when synthesising"})
+    skip_bad: bool = field(default=False, metadata={"help": "skip bad records (counted) instead of failing"})
+    augmentation: RecAugSpec = field(default_factory=RecAugSpec)
+
+
+@dataclass
+class RecEvaluateSpec:
+    checkpoint: str = field(default="runs/ocrnet/train/model_final.pth", metadata={"help": "model to evaluate"})
+    test_dataset_dir: list[str] = field(default_factory=list, metadata={"help": "data to evaluate (default: dataset.val_dataset_dir)"})
+    results_dir: str = field(default="runs/ocrnet/evaluate", metadata={"help": "metrics.json and the worst cases"})
+    decoding: str = field(default="greedy", metadata={"help": "greedy | beam (CTC)"})
+    beam_width: int = field(default=10, metadata={"help": "beam search width"})
+    num_worst: int = field(default=20, metadata={"help": "worst samples listed in the report"})
+
+
+@dataclass
+class RecInferenceSpec:
+    checkpoint: str = field(default="runs/ocrnet/train/model_final.pth", metadata={"help": "model (.pth) or exported .onnx"})
+    inference_dataset_dir: str = field(default="data/synth/test/crops", metadata={"help": "an image, a folder of crops, or a gt list"})
+    results_dir: str = field(default="runs/ocrnet/inference", metadata={"help": "predictions as CSV and JSON"})
+    backend: str = field(default="torch", metadata={"help": "torch | onnxruntime"})
+    batch_size: int = field(default=64, metadata={"help": "crops per batch"})
+
+
+@dataclass
+class RecExportSpec:
+    checkpoint: str = field(default="runs/ocrnet/train/model_final.pth", metadata={"help": "model to export"})
+    onnx_file: str = field(default="runs/ocrnet/export/ocrnet.onnx", metadata={"help": "ONNX file to write"})
+    opset: int = field(default=17, metadata={"help": "ONNX opset"})
+    verify: bool = field(default=True, metadata={"help": "compare ONNX Runtime with PyTorch on a random batch"})
+
+
+@dataclass
+class OcrnetSpec:
+    model: RecModelSpec = field(default_factory=RecModelSpec)
+    dataset: RecDatasetSpec = field(default_factory=RecDatasetSpec)
+    train: TrainSpec = field(default_factory=lambda: TrainSpec(
+        num_epochs=20, batch_size=64, results_dir="runs/ocrnet/train", clip_grad_norm=5.0,
+        optim=OptimSpec(optim="adam", lr=1e-3, lr_scheduler="cosine", warmup_epochs=0.5)))
+    evaluate: RecEvaluateSpec = field(default_factory=RecEvaluateSpec)
+    inference: RecInferenceSpec = field(default_factory=RecInferenceSpec)
+    export: RecExportSpec = field(default_factory=RecExportSpec)
+
+    def validate(self) -> None:
+        recognizer_name(self.model.backbone, self.model.prediction)
+        self.train.validate()
+        self.dataset.augmentation.validate()
+        if self.model.sequence != "BiLSTM":
+            raise ConfigError(f"model.sequence: '{self.model.sequence}' is not available (BiLSTM)")
+        if self.model.input_channel not in (1, 3):
+            raise ConfigError(f"model.input_channel must be 1 or 3, got {self.model.input_channel}")
+        if self.dataset.unknown_char not in ("drop", "unk", "error"):
+            raise ConfigError(f"dataset.unknown_char: '{self.dataset.unknown_char}' is not one of drop, unk, error")
+        if self.evaluate.decoding not in ("greedy", "beam"):
+            raise ConfigError(f"evaluate.decoding: '{self.evaluate.decoding}' is not one of greedy, beam")
+        if self.inference.backend not in ("torch", "onnxruntime"):
+            raise ConfigError(f"inference.backend: '{self.inference.backend}' is not one of torch, onnxruntime")

@@ -1,0 +1,152 @@
+"""``ocdr ocrnet train``: the recognizer on the shared harness."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from ocdr.config import save_spec, spec_to_dict
+from ocdr.config.ocrnet import OcrnetSpec, recognizer_name
+from ocdr.data.charset import Charset, remap_rows
+from ocdr.data.rec_dataset import RecognitionDataset, rec_collate
+from ocdr.data.synth import SynthSpec, generate
+from ocdr.eval.recognition import RecognitionMetric
+from ocdr.models.recognition.decode import ctc_greedy_decode
+from ocdr.models.registry import build_model
+from ocdr.models.weights import load_matching
+from ocdr.train.checkpoint import read_model_record
+from ocdr.train.harness import TrainTask, fit
+
+__all__ = ["RecognitionTask", "train_recognizer", "build_recognizer", "make_targets", "decode_batch", "load_charset"]
+log = logging.getLogger("ocdr.ocrnet")
+
+
+def make_targets(labels: list[str], charset: Charset, prediction: str, max_len: int) -> dict[str, torch.Tensor]:
+    """CTC: concatenated ids + lengths (``F.ctc_loss`` form). Attention: (B, max_len + 1) ids ending in EOS."""
+    if prediction == "CTC":
+        ids = [charset.encode_ctc(s) for s in labels]
+        return {"ctc_targets": torch.tensor([i for seq in ids for i in seq], dtype=torch.long),
+                "target_lengths": torch.tensor([len(seq) for seq in ids], dtype=torch.long)}
+    enc = [charset.encode_attn(s, max_len) for s in labels]
+    return {"attn_targets": torch.tensor([e[0] for e in enc], dtype=torch.long),
+            "target_lengths": torch.tensor([e[1] for e in enc], dtype=torch.long)}
+
+
+def decode_batch(out: dict, charset: Charset, prediction: str) -> list[tuple[str, float]]:
+    """(text, confidence) per sample from a model's eval output."""
+    probs = out["probs"].detach().float().cpu().numpy()
+    if prediction == "CTC":
+        return [(text, conf) for text, conf, _ in ctc_greedy_decode(probs, charset)]
+    ids = probs.argmax(-1)
+    result = []
+    for seq, p in zip(ids, probs.max(-1)):
+        text = charset.decode_attn(seq.tolist())
+        steps = min(len(text) + 1, len(p))  # the characters and the EOS
+        result.append((text, float(p[:steps].prod())))
+    return result
+
+
+def load_charset(spec: OcrnetSpec) -> Charset:
+    return Charset.from_file(spec.dataset.character_list_file, case_fold=spec.dataset.case_fold,
+                             unknown=spec.dataset.unknown_char)
+
+
+class RecognitionTask(TrainTask):
+    kind = "recognizer"
+
+    def __init__(self, *args, codec: Charset, prediction: str, max_label_length: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.codec, self.prediction, self.max_len = codec, prediction, max_label_length
+
+    def compute_loss(self, batch: dict) -> dict:
+        targets = make_targets(batch["labels"], self.codec, self.prediction, self.max_len)
+        targets = {k: v.to(self.device) for k, v in targets.items()}
+        return self.model(batch["images"], targets)
+
+    def validation_counts(self, batch: dict) -> dict[str, float]:
+        loss = float(self.compute_loss(batch)["loss"].detach())
+        preds = [t for t, _ in decode_batch(self.model(batch["images"]), self.codec, self.prediction)]
+        metric = RecognitionMetric()
+        metric.update(preds, batch["labels"])
+        return {"loss_sum": loss, "batches": 1.0, **metric.counts()}
+
+    def metrics_from_counts(self, counts: dict[str, float]) -> dict[str, float]:
+        m = RecognitionMetric.from_counts(counts)
+        return {"loss": counts["loss_sum"] / max(counts["batches"], 1.0), "accuracy": m["accuracy"],
+                "accuracy_case_insensitive": m["accuracy_case_insensitive"], "cer": m["cer"]}
+
+
+def ensure_data(spec: OcrnetSpec) -> None:
+    d = spec.dataset
+    needed = [Path(p) for p in d.train_dataset_dir + d.val_dataset_dir] + [Path(d.character_list_file)]
+    missing = [p for p in needed if not p.exists()]
+    if not missing or not d.synth_if_missing:
+        return
+    # the defaults are data/synth/<split>/crops and data/synth/character_list.txt
+    root = Path(d.character_list_file).parent
+    log.info("no data at %s: generating %d synthetic pages into %s", missing[0], d.synth_pages, root)
+    generate(SynthSpec(output_dir=str(root), num_pages=d.synth_pages))
+
+
+def model_kwargs(spec: OcrnetSpec, charset: Charset) -> dict:
+    m = spec.model
+    classes = charset.num_classes_ctc if m.prediction == "CTC" else charset.num_classes_attn
+    kw = {"num_classes": classes, "input_channels": m.input_channel, "input_height": m.input_height,
+          "input_width": m.input_width, "tps": m.TPS, "num_fiducial": m.num_fiducial, "hidden_size": m.hidden_size}
+    if m.prediction == "Attn":
+        kw["max_label_length"] = spec.dataset.max_label_length
+    return kw
+
+
+def build_recognizer(spec: OcrnetSpec, charset: Charset):
+    name = recognizer_name(spec.model.backbone, spec.model.prediction)
+    kwargs = model_kwargs(spec, charset)
+    model = build_model(name, **kwargs)
+    if spec.model.pretrained_model_path:
+        record = read_model_record(spec.model.pretrained_model_path, kind="recognizer")
+        state = record["state_dict"]
+        old = Charset(record["charset"], **{k: v for k, v in _codec_options(record).items()})
+        if old.to_list() != charset.to_list() and spec.model.prediction == "CTC":
+            from ocdr.models.recognition.surgery import head_surgery
+
+            donor = build_model(record["model"]["name"], **record["model"]["kwargs"])
+            donor.load_state_dict(state)
+            state = head_surgery(donor, remap_rows(old, charset), charset.num_classes_ctc).state_dict()
+            log.info("new character list: classifier rows of %d shared characters kept", len(remap_rows(old, charset)) - 1)
+        report = load_matching(model, state)
+        log.info("pretrained %s: %d tensors loaded; missing %s; mismatched %s", spec.model.pretrained_model_path,
+                 len(report["loaded"]), report["missing"][:8], report["mismatched"][:8])
+    return model, name, kwargs
+
+
+def _codec_options(record: dict) -> dict:
+    ds = (record.get("spec") or {}).get("dataset", {})
+    return {"case_fold": bool(ds.get("case_fold", False)), "unknown": ds.get("unknown_char", "drop")}
+
+
+def make_dataset(sources: list[str], spec: OcrnetSpec, charset: Charset, train: bool) -> RecognitionDataset:
+    m, d = spec.model, spec.dataset
+    return RecognitionDataset(sources, charset, d.max_label_length, m.input_height, m.input_width, m.input_channel,
+                              m.keep_aspect_ratio, d.augmentation, train=train, seed=spec.train.seed,
+                              skip_bad=d.skip_bad)
+
+
+def train_recognizer(spec: OcrnetSpec) -> dict:
+    t = spec.train
+    ensure_data(spec)
+    charset = load_charset(spec)
+    train_ds = make_dataset(spec.dataset.train_dataset_dir, spec, charset, train=True)
+    val_ds = make_dataset(spec.dataset.val_dataset_dir, spec, charset, train=False)
+    kw = dict(collate_fn=rec_collate, num_workers=t.num_workers, batch_size=t.batch_size)
+    train_loader = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > t.batch_size, **kw)
+    val_loader = DataLoader(val_ds, shuffle=False, **kw)
+    model, name, kwargs = build_recognizer(spec, charset)
+    task = RecognitionTask(model, name, kwargs, t.optim, spec_to_dict(spec), charset.to_list(), codec=charset,
+                           prediction=spec.model.prediction, max_label_length=spec.dataset.max_label_length)
+    save_spec(spec, t.results_dir, "ocrnet_train_spec.yaml")
+    result = fit(task, train_loader, val_loader, t, t.results_dir)
+    result.update(train_samples=len(train_ds), validation_samples=len(val_ds),
+                  dropped={k: v for k, v in (train_ds.dropped + val_ds.dropped).items()})
+    return result
