@@ -57,3 +57,16 @@ def test_write_read_round_trip(tmp_path):
     p = write_image(tmp_path / "sub" / "r.png", rgb)
     assert np.array_equal(read_image(p), rgb)
     assert not list((tmp_path / "sub").glob(".*tmp"))  # no temp file left behind
+
+
+def test_exif_orientation_is_applied():
+    """A 4 x 2 image stored with orientation 6 (rotate 90 degrees clockwise to view) reads as 2 x 4."""
+    img = Image.new("RGB", (4, 2), (0, 0, 0))
+    img.putpixel((0, 0), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", exif=exif)  # lossless, so the pixel check is exact
+    arr = decode_image(buf.getvalue())
+    assert arr.shape == (4, 2, 3)
+    assert arr[0, 1].tolist() == [255, 0, 0] and arr[:, :, 0].sum() == 255  # top-left corner now top-right

@@ -1,7 +1,8 @@
 """Reading images robustly: the format is taken from the bytes, not the file extension.
 
-Every image comes out as an ``(H, W, 3)`` uint8 **RGB** array: RGBA is composited over
-white, grayscale is replicated, 16-bit and float images are scaled to 8 bits.
+Every image comes out as an ``(H, W, 3)`` uint8 **RGB** array, upright (EXIF orientation
+applied): RGBA is composited over white, grayscale is replicated, 16-bit and float images are
+scaled to 8 bits.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocdr.errors import DataError
 from ocdr.fileio import atomic_write_bytes
@@ -60,7 +61,9 @@ def decode_image(data: bytes, name: str | Path = "<bytes>") -> np.ndarray:
             img.load()
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
-            arr = to_rgb8(img)
+            # Phones store photos sideways plus an EXIF orientation; annotators (and OpenCV) see
+            # them upright, so ground truth is in the upright frame.
+            arr = to_rgb8(ImageOps.exif_transpose(img))
     except UnidentifiedImageError:
         raise DataError(name, "not a readable image (unknown format)") from None
     except Image.DecompressionBombError as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -42,6 +43,7 @@ def evaluate_detector(spec: OcdnetSpec) -> dict:
               "data_path": paths}
     out = Path(spec.evaluate.results_dir)
     worst = metric.worst(spec.evaluate.num_worst)
+    shutil.rmtree(out / "worst", ignore_errors=True)  # pictures of an earlier run would mislead
     for rank, row in enumerate(worst):
         polys, gts, ign = detections[row["image"]]
         image = read_image(row["image"])

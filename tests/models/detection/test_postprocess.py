@@ -37,7 +37,7 @@ def test_two_rectangles_give_two_unclipped_quads():
 
 def test_score_is_the_mean_inside_the_contour_and_box_thresh_filters():
     """Left half 0.9, right half 0.5 over the same 400 pixels: mean 0.7. A separate all-0.5 blob
-    clears thresh 0.3 but its mean 0.5 is below the default box_thresh 0.7."""
+    clears thresh 0.3 but its mean 0.5 is below the default box_thresh 0.55 (TAO OCDNet's)."""
     prob = _map()
     prob[10:20, 10:30] = 0.9
     prob[10:20, 30:50] = 0.5
@@ -47,7 +47,7 @@ def test_score_is_the_mean_inside_the_contour_and_box_thresh_filters():
     assert db_postprocess(prob, PostProcessConfig(box_thresh=0.71)) == ([], [])
     assert len(db_postprocess(prob, PostProcessConfig(box_thresh=0.4))[0]) == 2
     prob[10:20, 30:50] = 0.9  # now a plain 0.9 word beside the 0.5 blob: the default keeps one
-    assert PostProcessConfig().box_thresh == 0.7
+    assert PostProcessConfig().box_thresh == 0.55
     (word,), _ = db_postprocess(prob, PostProcessConfig())
     assert word[:, 1].max() < 30
 

@@ -22,7 +22,7 @@ __all__ = ["PostProcessConfig", "db_postprocess", "batch_postprocess", "unclip_d
 @dataclass
 class PostProcessConfig:
     thresh: float = field(default=0.3, metadata={"help": "binarization threshold on the probability map"})
-    box_thresh: float = field(default=0.7, metadata={"help": "drop boxes whose mean probability is lower"})
+    box_thresh: float = field(default=0.55, metadata={"help": "drop boxes whose mean probability is lower (TAO OCDNet default 0.55)"})
     max_candidates: int = field(default=1000, metadata={"help": "most contours examined per image"})
     unclip_ratio: float = field(default=1.5, metadata={"help": "how much a box grows back: distance = A * ratio / L"})
     polygon: bool = field(default=False, metadata={"help": "output polygons instead of quadrilaterals"})
