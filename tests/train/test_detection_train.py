@@ -84,3 +84,20 @@ def test_tiled_mode_merges_tiles_into_one_box():
     det = pred([page])[0]
     assert len(det.polygons) == 1
     np.testing.assert_allclose(det.polygons[0], [[40, 50], [239, 50], [239, 89], [40, 89]], atol=2)
+
+
+def test_prune_then_fine_tune_with_the_pruned_graph(trained):
+    root, common = trained
+    assert main(["ocdnet", "prune", *common, f"prune.checkpoint={root / 'run/model_final.pth'}",
+                 "prune.ch_sparsity=0.5", "prune.round_to=2", f"prune.results_dir={root / 'prune'}"]) == 0
+    pruned = root / "prune" / "pruned_0.5.pth"
+    record = read_model_record(pruned, kind="detector")
+    full = read_model_record(root / "run" / "model_final.pth")
+    assert sum(v.numel() for v in record["state_dict"].values()) < sum(v.numel() for v in full["state_dict"].values())
+    assert main(["ocdnet", "train", *common, "train.num_epochs=1", "dataset.augmentation.crop_size=64",
+                 "model.load_pruned_graph=true", f"model.pruned_graph_path={pruned}",
+                 f"train.results_dir={root / 'run_pruned'}"]) == 0
+    tuned = read_model_record(root / "run_pruned" / "model_final.pth")
+    assert {k: v.shape for k, v in tuned["state_dict"].items()} == {k: v.shape for k, v in record["state_dict"].items()}
+    assert main(["ocdnet", "export", *common, f"export.checkpoint={root / 'run_pruned/model_final.pth'}",
+                 f"export.onnx_file={root / 'pruned.onnx'}"]) == 0

@@ -43,3 +43,15 @@ register(Command(
     example="ocdr ocdnet export export.checkpoint=runs/det/model_final.pth export.onnx_file=det.onnx",
     output_key=None,
 ))
+
+from ocdr.models.prune_command import prune_detector  # noqa: E402
+
+register(Command(
+    group="ocdnet", name="prune", spec=OcdnetSpec, run=prune_detector,
+    summary="prune detector channels by L2 magnitude; fine-tune after with model.load_pruned_graph",
+    description=("Removes prune.ch_sparsity of the channels inside each ResNet block and head branch (weakest\n"
+                 "filters by Lp norm), writes prune.results_dir/pruned_<ratio>.pth (weights only) and prints\n"
+                 "parameters, GFLOPs and CPU latency at 640x640 before and after."),
+    example="ocdr ocdnet prune prune.checkpoint=runs/det/model_final.pth prune.ch_sparsity=0.3",
+    output_key=None,
+))

@@ -32,6 +32,8 @@ def model_name_for(backbone: str) -> str:
 class DetModelSpec:
     backbone: str = field(default="resnet18", metadata={"help": "resnet18 | resnet50 | deformable_resnet18 | deformable_resnet50 | tiny"})
     pretrained_model_path: str = field(default="", metadata={"help": "checkpoint to start from (matching tensors are copied)"})
+    load_pruned_graph: bool = field(default=False, metadata={"help": "start from the pruned model in pruned_graph_path (its shapes and weights)"})
+    pruned_graph_path: str = field(default="", metadata={"help": "output of ocdr ocdnet prune"})
     inner_channels: int = field(default=256, metadata={"help": "FPN channels"})
     k: float = field(default=50.0, metadata={"help": "differentiable binarization steepness"})
 
@@ -80,6 +82,15 @@ class DetExportSpec:
 
 
 @dataclass
+class DetPruneSpec:
+    checkpoint: str = field(default="runs/ocdnet/train/model_final.pth", metadata={"help": "model to prune"})
+    ch_sparsity: float = field(default=0.3, metadata={"help": "fraction of prunable channels removed"})
+    p: float = field(default=2.0, metadata={"help": "norm of the filter importance (2: L2 magnitude)"})
+    round_to: int = field(default=8, metadata={"help": "kept channels are a multiple of this"})
+    results_dir: str = field(default="runs/ocdnet/prune", metadata={"help": "where pruned_<ratio>.pth is written"})
+
+
+@dataclass
 class OcdnetSpec:
     model: DetModelSpec = field(default_factory=DetModelSpec)
     dataset: DetDatasetSpec = field(default_factory=DetDatasetSpec)
@@ -90,6 +101,7 @@ class OcdnetSpec:
     evaluate: DetEvaluateSpec = field(default_factory=DetEvaluateSpec)
     inference: DetInferenceSpec = field(default_factory=DetInferenceSpec)
     export: DetExportSpec = field(default_factory=DetExportSpec)
+    prune: DetPruneSpec = field(default_factory=DetPruneSpec)
 
     def validate(self) -> None:
         model_name_for(self.model.backbone)
@@ -98,5 +110,9 @@ class OcdnetSpec:
             raise ConfigError("dataset.augmentation.crop_size and dataset.image_size must be multiples of 32")
         if self.inference.backend not in ("torch", "onnxruntime"):
             raise ConfigError(f"inference.backend: '{self.inference.backend}' is not one of torch, onnxruntime")
+        if self.model.load_pruned_graph and not self.model.pruned_graph_path:
+            raise ConfigError("model.load_pruned_graph=true needs model.pruned_graph_path")
+        if not 0 <= self.prune.ch_sparsity < 1:
+            raise ConfigError(f"prune.ch_sparsity must be in [0, 1), got {self.prune.ch_sparsity}")
         if self.inference.tile_size % 32 or self.inference.long_side % 32:
             raise ConfigError("inference.tile_size and inference.long_side must be multiples of 32")

@@ -31,9 +31,11 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 def load_detector(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     """A DBNet from an ocdr model file or training checkpoint (weights_only), in eval mode."""
+    from ocdr.models.prune import rebuild_to
+
     record = read_model_record(path, kind="detector")
     model = build_model(record["model"]["name"], **record["model"]["kwargs"])
-    model.load_state_dict(record["state_dict"])
+    rebuild_to(model, record["state_dict"])  # a pruned model's narrower layers come from its weights
     return model.to(resolve_device(device)).eval(), record
 
 

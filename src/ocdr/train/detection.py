@@ -66,6 +66,12 @@ def ensure_data(paths: list[str], spec: OcdnetSpec) -> None:
 
 
 def build_detector(spec: OcdnetSpec):
+    if spec.model.load_pruned_graph:
+        from ocdr.pipeline.detector import load_detector
+
+        model, record = load_detector(spec.model.pruned_graph_path)
+        log.info("starting from the pruned model %s", spec.model.pruned_graph_path)
+        return model.train(), record["model"]["name"], record["model"]["kwargs"]
     name = model_name_for(spec.model.backbone)
     kwargs = {"inner_channels": spec.model.inner_channels, "k": spec.model.k}
     model = build_model(name, **kwargs)
