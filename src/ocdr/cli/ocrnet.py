@@ -13,3 +13,46 @@ register(Command(
         "(default: the gt list's folder). Unreadable images are errors unless --skip-bad."),
     example="ocdr ocrnet dataset_convert gt_list=data/synth/train/crops/gt_list.txt output_dir=data/synth/train/lmdb",
 ))
+
+from ocdr.config.ocrnet import OcrnetSpec  # noqa: E402
+from ocdr.eval.evaluate_recognizer import evaluate_recognizer  # noqa: E402
+from ocdr.export.onnx_export import export_recognizer_command  # noqa: E402
+from ocdr.pipeline.rec_inference import recognizer_inference  # noqa: E402
+from ocdr.train.recognition import train_recognizer  # noqa: E402
+
+register(Command(
+    group="ocrnet", name="train", spec=OcrnetSpec, run=train_recognizer,
+    summary="train the text recognizer (CRNN/attention/ViT; resumes from results_dir/last.ckpt)",
+    description=("Trains on dataset.train_dataset_dir (LMDB folders or gt lists) with the characters of\n"
+                 "dataset.character_list_file (a space is an ordinary character), validates accuracy and CER on\n"
+                 "dataset.val_dataset_dir, writes checkpoints and model_final.pth into train.results_dir.\n"
+                 "model.pretrained_model_path starts from a checkpoint, even one with another character list."),
+    example="ocdr ocrnet train train.num_epochs=5 model.backbone=small train.results_dir=runs/rec",
+    output_key=None,
+))
+register(Command(
+    group="ocrnet", name="evaluate", spec=OcrnetSpec, run=evaluate_recognizer,
+    summary="accuracy (exact, case-insensitive, alphanumeric), CER, WER and 1-NED of a recognizer",
+    description=("Evaluates evaluate.checkpoint on evaluate.test_dataset_dir (default: dataset.val_dataset_dir);\n"
+                 "evaluate.decoding=beam adds CTC beam search beside greedy decoding. Writes metrics.json with\n"
+                 "the worst samples."),
+    example="ocdr ocrnet evaluate evaluate.checkpoint=runs/rec/model_final.pth evaluate.decoding=beam",
+    output_key=None,
+))
+register(Command(
+    group="ocrnet", name="inference", spec=OcrnetSpec, run=recognizer_inference,
+    summary="read word crops: image_path | predicted_labels | confidence score (also CSV and JSON)",
+    description=("Runs inference.checkpoint (.pth, or an exported .onnx with ONNX Runtime) on\n"
+                 "inference.inference_dataset_dir: an image, a folder of crops or a gt list. Confidence is the\n"
+                 "product of the per-step maximum probabilities (TAO's definition)."),
+    example="ocdr ocrnet inference inference.checkpoint=runs/rec/model_final.pth inference.inference_dataset_dir=crops/",
+    output_key=None,
+))
+register(Command(
+    group="ocrnet", name="export", spec=OcrnetSpec, run=export_recognizer_command,
+    summary="export a CTC recognizer to ONNX (output_id, output_prob) and verify it with ONNX Runtime",
+    description=("Writes export.onnx_file with dynamic batch, argmax and probability in the graph, and the\n"
+                 "character list and input size in its metadata; compares ONNX Runtime with PyTorch."),
+    example="ocdr ocrnet export export.checkpoint=runs/rec/model_final.pth export.onnx_file=rec.onnx",
+    output_key=None,
+))

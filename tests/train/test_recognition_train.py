@@ -1,0 +1,83 @@
+"""``ocdr ocrnet`` train -> evaluate -> inference -> export, on LMDB and gt lists, and fine-tuning
+onto a new character list."""
+import csv
+import json
+
+import pytest
+
+from ocdr.cli.main import main
+from ocdr.data.charset import read_charset, write_charset
+from ocdr.data.synth import SynthSpec, generate
+from ocdr.train.checkpoint import read_model_record
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ocrnet")
+    generate(SynthSpec(output_dir=str(root / "data"), num_pages=3, test_fraction=0.34, min_width=200, max_width=240,
+                       min_height=160, max_height=200, min_text_height=14, max_text_height=24, workers=1))
+    assert main(["ocrnet", "dataset_convert", f"gt_list={root / 'data/train/crops/gt_list.txt'}",
+                 f"output_dir={root / 'data/train/lmdb'}"]) == 0
+    common = [f"dataset.train_dataset_dir=[{root / 'data/train/lmdb'}]",
+              f"dataset.val_dataset_dir=[{root / 'data/test/crops'}]",
+              f"dataset.character_list_file={root / 'data/character_list.txt'}",
+              "model.backbone=tiny", "train.batch_size=8", "train.num_workers=0", "train.progress_bar=false",
+              f"train.results_dir={root / 'run'}", f"evaluate.checkpoint={root / 'run/model_final.pth'}",
+              f"evaluate.results_dir={root / 'eval'}", f"inference.checkpoint={root / 'run/model_final.pth'}",
+              f"inference.inference_dataset_dir={root / 'data/test/crops/gt_list.txt'}",
+              f"export.checkpoint={root / 'run/model_final.pth'}", f"export.onnx_file={root / 'rec.onnx'}"]
+    assert main(["ocrnet", "train", *common, "train.num_epochs=1"]) == 0
+    return root, common
+
+
+def test_trained_on_lmdb_and_self_describing(trained):
+    root, _ = trained
+    record = read_model_record(root / "run" / "model_final.pth", kind="recognizer")
+    assert record["charset"] == read_charset(root / "data" / "character_list.txt")
+    assert record["model"]["name"] == "crnn_tiny" and record["spec"]["model"]["backbone"] == "tiny"
+    assert "val/accuracy" in (root / "run" / "logs" / "version_0" / "metrics.csv").read_text()
+
+
+def test_evaluate_reports_every_metric_for_both_decodings(trained, capsys):
+    root, common = trained
+    assert main(["ocrnet", "evaluate", *common, "evaluate.decoding=beam"]) == 0
+    report = json.loads((root / "eval" / "metrics.json").read_text())
+    for decoding in ("greedy", "beam"):
+        assert set(report["metrics"][decoding]) >= {"accuracy", "accuracy_case_insensitive",
+                                                     "accuracy_alnum_case_insensitive", "cer", "wer", "one_minus_ned"}
+    assert report["samples"] > 0 and len(report["worst"]) > 0
+
+
+def test_inference_table_and_onnx_agree(trained, capsys):
+    root, common = trained
+    assert main(["ocrnet", "inference", *common, f"inference.results_dir={root / 'inf'}"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split("|")[1:] == [" predicted_labels ", " confidence score"]
+    assert main(["ocrnet", "export", *common]) == 0
+    assert main(["ocrnet", "inference", *common, f"inference.checkpoint={root / 'rec.onnx'}",
+                 f"inference.results_dir={root / 'inf_onnx'}"]) == 0
+    rows = list(csv.DictReader(open(root / "inf" / "predictions.csv")))
+    onnx_rows = list(csv.DictReader(open(root / "inf_onnx" / "predictions.csv")))
+    assert [r["predicted_labels"] for r in rows] == [r["predicted_labels"] for r in onnx_rows]
+    for a, b in zip(rows, onnx_rows):
+        assert abs(float(a["confidence_score"]) - float(b["confidence_score"])) < 1e-3
+        assert 0.0 <= float(a["confidence_score"]) <= 1.0
+
+
+def test_fine_tune_onto_a_new_character_list(trained):
+    """Start from the trained model with a list that drops one character and adds two: training runs and
+    the classifier rows of shared characters start from the old weights."""
+    root, common = trained
+    old = read_charset(root / "data" / "character_list.txt")
+    new = [c for c in old if c != old[-1]] + ["\u00e9", "\u00df"]
+    write_charset(root / "new_chars.txt", new)
+    assert main(["ocrnet", "train", *common, "train.num_epochs=1", "train.max_steps=1", "train.optim.lr=1e-8",
+                 f"model.pretrained_model_path={root / 'run/model_final.pth'}",
+                 f"dataset.character_list_file={root / 'new_chars.txt'}", f"train.results_dir={root / 'run_new'}"]) == 0
+    record = read_model_record(root / "run_new" / "model_final.pth")
+    assert record["charset"] == new
+    tuned = record["state_dict"]["head.fc.weight"]
+    assert tuned.shape[0] == len(new) + 1
+    before = read_model_record(root / "run" / "model_final.pth")["state_dict"]["head.fc.weight"]
+    for i, c in enumerate(new[:-2]):  # one step at lr 1e-8: shared rows are still the old ones
+        assert (tuned[i + 1] - before[old.index(c) + 1]).abs().max() < 1e-5, c
