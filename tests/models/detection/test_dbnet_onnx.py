@@ -40,3 +40,17 @@ def test_onnx_parity_at_several_sizes(tmp_path, dcn, opset, deform_op):
     for shape in [(1, 3, 64, 96), (2, 3, 96, 64), (1, 3, 128, 128)]:
         x = rng.standard_normal(shape).astype(np.float32)
         assert max_abs_diff(model, session, x) < TOLERANCE, shape
+
+
+@pytest.mark.parametrize("dcn", [False, True])
+def test_onnx_parity_on_real_images(tmp_path, hme_dir, dcn):
+    """Real photos (resized keeping the aspect ratio to multiples of 32), not only noise."""
+    from ocdr.data.images import read_image
+    from ocdr.data.transforms import normalize, resize_for_inference
+
+    torch.manual_seed(0)
+    model = build_model("dbnet_tiny", dcn=dcn).eval()
+    session = onnxruntime_session(export_detector(model, tmp_path / "det.onnx"))
+    for name in ("img_1.jpg", "img_2.jpg", "img_11.jpg"):
+        resized, _, _ = resize_for_inference(read_image(hme_dir / "img" / name), 256)
+        assert max_abs_diff(model, session, normalize(resized)[None]) < 1e-4, name
