@@ -1,0 +1,139 @@
+"""``ocdr.OCR``: image -> detect -> rectify -> recognize, on PyTorch or ONNX Runtime.
+
+    ocr = OCR(detector="det.pth", recognizer="rec.pth")          # or .onnx files, backend="onnxruntime"
+    page = ocr("photo.jpg")                                         # paths, arrays, PIL images, bytes
+    print(page.text); page.to_dict()                                # words with polygons, lines in reading order
+
+Crops from every image of a call are recognised together, in batches.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ocdr.data.images import decode_image, read_image, to_rgb8
+from ocdr.errors import DataError
+from ocdr.models.detection.postprocess import PostProcessConfig
+from ocdr.pipeline.detector import DetectorPredictor
+from ocdr.pipeline.recognizer import RecognizerPredictor
+from ocdr.rectify import RectifyConfig, rectify_batch, rotate180
+
+__all__ = ["OCR", "Word", "Line", "Page", "group_lines", "to_image"]
+
+
+@dataclass
+class Word:
+    polygon: np.ndarray
+    text: str
+    confidence: float
+    detection_score: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"polygon": np.round(self.polygon, 1).tolist(), "text": self.text,
+                "confidence": round(float(self.confidence), 4), "detection_score": round(float(self.detection_score), 4)}
+
+
+@dataclass
+class Line:
+    words: list[Word]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass
+class Page:
+    width: int
+    height: int
+    words: list[Word] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict:
+        index = {id(w): i for i, w in enumerate(self.words)}
+        return {"width": self.width, "height": self.height, "words": [w.to_dict() for w in self.words],
+                "lines": [{"text": ln.text, "words": [index[id(w)] for w in ln.words]} for ln in self.lines],
+                "text": self.text}
+
+
+def to_image(item) -> np.ndarray:
+    """A path, encoded bytes, a PIL image or an array (H, W[, 3|4]) -> RGB uint8."""
+    if isinstance(item, (str, Path)):
+        return read_image(item)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(item))
+    if isinstance(item, np.ndarray):
+        arr = item
+        if arr.ndim == 2:
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0 or arr.shape[1] == 0:
+            raise DataError(None, f"an image array must be H x W, H x W x 3 or H x W x 4, got {arr.shape}")
+        return np.ascontiguousarray(arr[:, :, :3].astype(np.uint8))
+    try:
+        from PIL import Image
+
+        if isinstance(item, Image.Image):
+            return to_rgb8(item)
+    except ImportError:  # pragma: no cover
+        pass
+    raise DataError(None, f"cannot read an image from a {type(item).__name__}")
+
+
+def group_lines(words: list[Word]) -> list[Line]:
+    """Reading order: words whose vertical extents overlap by half the smaller height share a line;
+    lines go top to bottom, words left to right."""
+    lines: list[tuple[float, float, list[Word]]] = []
+    for w in sorted(words, key=lambda w: float(w.polygon[:, 1].mean())):
+        y0, y1 = float(w.polygon[:, 1].min()), float(w.polygon[:, 1].max())
+        for i, (ly0, ly1, members) in enumerate(lines):
+            overlap = min(y1, ly1) - max(y0, ly0)
+            if overlap > 0.5 * min(y1 - y0, ly1 - ly0):
+                members.append(w)
+                lines[i] = (min(ly0, y0), max(ly1, y1), members)
+                break
+        else:
+            lines.append((y0, y1, [w]))
+    lines.sort(key=lambda t: t[0])
+    return [Line(sorted(m, key=lambda w: float(w.polygon[:, 0].min()))) for _, _, m in lines]
+
+
+class OCR:
+    def __init__(self, detector: str | Path, recognizer: str | Path, backend: str = "torch", device: str = "auto",
+                 postprocess: PostProcessConfig | None = None, long_side: int = 736, tiled: bool = False,
+                 upside_down: bool = False, batch_size: int = 64, min_confidence: float = 0.0):
+        det_backend = "onnxruntime" if str(detector).endswith(".onnx") else backend
+        rec_backend = "onnxruntime" if str(recognizer).endswith(".onnx") else backend
+        self.detector = DetectorPredictor(detector, det_backend, device, postprocess, long_side, tiled)
+        self.recognizer = RecognizerPredictor(recognizer, rec_backend, device, batch_size)
+        self.rectify_cfg = RectifyConfig(height=self.recognizer.geometry["height"])
+        self.upside_down, self.min_confidence = upside_down, min_confidence
+
+    def _read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        results = self.recognizer(crops)
+        if self.upside_down and crops:
+            flipped = self.recognizer([rotate180(c) for c in crops])
+            results = [b if b[1] > a[1] else a for a, b in zip(results, flipped)]
+        return results
+
+    def __call__(self, inputs) -> Page | list[Page]:
+        single = not isinstance(inputs, (list, tuple))
+        images = [to_image(x) for x in ([inputs] if single else inputs)]
+        detections = self.detector(images)
+        crops, where, _ = rectify_batch(images, [d.polygons for d in detections], self.rectify_cfg)
+        readings = self._read(crops)
+        pages = [Page(width=im.shape[1], height=im.shape[0]) for im in images]
+        for (i, j), (text, conf) in zip(where, readings):
+            if text and conf >= self.min_confidence:
+                pages[i].words.append(Word(detections[i].polygons[j], text, conf, detections[i].scores[j]))
+        for page in pages:
+            page.lines = group_lines(page.words)
+            order = {id(w): k for k, w in enumerate(w for ln in page.lines for w in ln.words)}
+            page.words.sort(key=lambda w: order[id(w)])
+        return pages[0] if single else pages

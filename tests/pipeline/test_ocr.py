@@ -1,0 +1,99 @@
+"""ocdr.OCR end to end on tiny models (PyTorch and ONNX Runtime give the same words), and reading order."""
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ocdr
+from ocdr.config import spec_to_dict
+from ocdr.config.ocdnet import OcdnetSpec
+from ocdr.config.ocrnet import OcrnetSpec
+from ocdr.data.charset import Charset
+from ocdr.errors import DataError
+from ocdr.export.onnx_export import export_detector, export_recognizer
+from ocdr.models.detection.postprocess import PostProcessConfig
+from ocdr.models.registry import build_model
+from ocdr.pipeline.ocr import Word, group_lines, to_image
+from ocdr.train.checkpoint import make_model_record, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Untrained tiny models saved as ordinary checkpoints and exported: enough to exercise every stage."""
+    root = tmp_path_factory.mktemp("ocr")
+    torch.manual_seed(0)
+    det = build_model("dbnet_tiny").eval()
+    save_checkpoint(make_model_record("detector", "dbnet_tiny", {}, det.state_dict(), spec_to_dict(OcdnetSpec())),
+                    root / "det.pth")
+    charset = Charset(list("abcdefghij "))
+    rec = build_model("crnn_tiny", num_classes=charset.num_classes_ctc).eval()
+    spec = spec_to_dict(OcrnetSpec())
+    spec["model"]["backbone"] = "tiny"
+    save_checkpoint(make_model_record("recognizer", "crnn_tiny", {"num_classes": charset.num_classes_ctc},
+                                      rec.state_dict(), spec, charset.to_list()), root / "rec.pth")
+    export_detector(det, root / "det.onnx")
+    export_recognizer(rec, root / "rec.onnx", charset,
+                      {"height": 32, "width": 100, "channels": 1, "keep_aspect_ratio": False, "prediction": "CTC"})
+    return root
+
+
+def _page():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+
+
+LOOSE = PostProcessConfig(thresh=0.0, box_thresh=0.0, min_size=1)  # an untrained map still yields boxes
+
+
+def test_end_to_end_both_backends_agree(models):
+    torch_ocr = ocdr.OCR(models / "det.pth", models / "rec.pth", postprocess=LOOSE, long_side=128)
+    onnx_ocr = ocdr.OCR(models / "det.onnx", models / "rec.onnx", postprocess=LOOSE, long_side=128)
+    pages = [torch_ocr([_page(), _page()[:64]]), onnx_ocr([_page(), _page()[:64]])]
+    assert sum(len(p.words) for p in pages[0]) > 0  # the comparison below is not vacuous
+    for a, b in zip(*pages):
+        assert [w.text for w in a.words] == [w.text for w in b.words]
+        for wa, wb in zip(a.words, b.words):
+            np.testing.assert_allclose(wa.polygon, wb.polygon, atol=1.0)
+            assert abs(wa.confidence - wb.confidence) < 1e-3
+    page = pages[0][0]
+    assert (page.width, page.height) == (128, 96)
+    data = json.loads(json.dumps(page.to_dict()))
+    assert set(data) == {"width", "height", "words", "lines", "text"}
+    assert sum(len(ln["words"]) for ln in data["lines"]) == len(data["words"])
+
+
+def test_accepts_paths_bytes_pil_and_arrays(models, tmp_path):
+    ocr = ocdr.OCR(models / "det.pth", models / "rec.pth", postprocess=LOOSE, long_side=128)
+    img = _page()
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    (tmp_path / "p.png").write_bytes(buf.getvalue())
+    texts = {kind: ocr(x).text for kind, x in
+             (("array", img), ("bytes", buf.getvalue()), ("pil", Image.fromarray(img)), ("path", tmp_path / "p.png"))}
+    assert len(set(texts.values())) == 1
+    assert isinstance(ocr(img), ocdr.pipeline.ocr.Page) and isinstance(ocr([img]), list)
+
+
+def test_bad_inputs_are_clear():
+    with pytest.raises(DataError, match="cannot read an image from a int"):
+        to_image(3)
+    with pytest.raises(DataError, match="not a readable image"):
+        to_image(b"not an image")
+    with pytest.raises(DataError, match="H x W"):
+        to_image(np.zeros((4, 4, 5), np.uint8))
+
+
+def _w(x0, y0, x1, y1, text):
+    return Word(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float), text, 1.0)
+
+
+def test_reading_order():
+    """Two lines; the second line's words arrive first and out of order; a slightly raised word
+    (overlapping its line by more than half its height) stays on its line."""
+    words = [_w(60, 52, 100, 70, "line2b"), _w(0, 50, 50, 70, "line2a"), _w(60, 2, 100, 22, "line1b"),
+             _w(0, 0, 50, 20, "line1a")]
+    lines = group_lines(words)
+    assert [ln.text for ln in lines] == ["line1a line1b", "line2a line2b"]
