@@ -48,22 +48,31 @@ def main() -> None:
     ap.add_argument("--real-epochs", type=int, default=4)
     ap.add_argument("--crop", type=int, default=384)
     ap.add_argument("--set", nargs="*", default=[], help="extra spec overrides for both runs")
+    ap.add_argument("--skip-synthetic", action="store_true", help="reuse <workdir>/synthetic from an earlier run")
+    ap.add_argument("--real-init", default="", help="checkpoint the real-data run starts from "
+                    "(default: <workdir>/synthetic/model_final.pth)")
+    ap.add_argument("--real-name", default="hme_finetuned", help="run folder (and table row) of the real-data run")
+    ap.add_argument("--real-lr", type=float, default=1e-3)
     args = ap.parse_args()
     work = Path(args.workdir)
-    generate(SynthSpec(output_dir=str(work / "synth"), num_pages=args.synth_pages, seed=0))
     base = [f"dataset.augmentation.crop_size={args.crop}", "train.batch_size=8",
             "dataset.augmentation.scale_min=0.6", "dataset.augmentation.scale_max=1.6",
             "train.validation_interval=1000", "train.checkpoint_interval=5", *args.set]
-    rows = [run(work, "synthetic", [str(work / "synth/train")], [str(work / "synth/test")], args.synth_minutes,
-                base + [f"train.num_epochs={args.synth_epochs}"])]
+    rows = []
+    if not args.skip_synthetic:
+        generate(SynthSpec(output_dir=str(work / "synth"), num_pages=args.synth_pages, seed=0))
+        rows.append(run(work, "synthetic", [str(work / "synth/train")], [str(work / "synth/test")], args.synth_minutes,
+                        base + [f"train.num_epochs={args.synth_epochs}"]))
     if HME.is_dir():
         convert_icdar(IcdarSpec(input_dir=str(HME), output_dir=str(work / "hme"), test_fraction=0.1))
-        pretrained = str(work / "synthetic" / "model_final.pth")
-        rows.append(run(work, "hme_finetuned", [str(work / "hme/train")], [str(work / "hme/test")], args.real_minutes,
-                        base + [f"model.pretrained_model_path={pretrained}", f"train.num_epochs={args.real_epochs}"]))
+        pretrained = args.real_init or str(work / "synthetic" / "model_final.pth")
+        row = run(work, args.real_name, [str(work / "hme/train")], [str(work / "hme/test")], args.real_minutes,
+                  base + [f"model.pretrained_model_path={pretrained}", f"train.num_epochs={args.real_epochs}",
+                          f"train.optim.lr={args.real_lr}"])
+        rows.append({**row, "started_from": pretrained})
     else:
         print(f"skipped the real-data run: {HME} not found")
-    report("det_accuracy", rows, {"command": "bench/det_accuracy.py " + " ".join(
+    report("det_accuracy" if not args.skip_synthetic else f"det_accuracy_{args.real_name}", rows, {"command": "bench/det_accuracy.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "set")})
 
 

@@ -97,3 +97,58 @@ def test_reading_order():
              _w(0, 0, 50, 20, "line1a")]
     lines = group_lines(words)
     assert [ln.text for ln in lines] == ["line1a line1b", "line2a line2b"]
+
+
+def test_pipeline_inference_command_writes_json_and_pictures(models, tmp_path):
+    from ocdr.cli.main import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(_page()).save(folder / "a.png")
+    Image.fromarray(_page()[:64]).save(folder / "b.jpg")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    rc = main(["pipeline", "inference", f"detector={models / 'det.onnx'}", f"recognizer={models / 'rec.pth'}",
+               f"input={folder}", f"results_dir={out}", "long_side=128", "postprocess.thresh=0.0",
+               "postprocess.box_thresh=0.0", "postprocess.min_size=1", "batch_size=2"])
+    assert rc == 0
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["images"] == 2 and summary["failed"] == 1
+    assert "broken.png" in summary["errors"][0]["image"]
+    page = json.loads((out / "a.json").read_text())
+    # same answer as the API on the same image
+    api = ocdr.OCR(models / "det.onnx", models / "rec.pth", postprocess=LOOSE, long_side=128)(_page())
+    assert [w["text"] for w in page["words"]] == [w.text for w in api.words]
+    assert summary["words"] == len(page["words"]) + len(json.loads((out / "b.json").read_text())["words"])
+    drawn = np.asarray(Image.open(out / "a_ocr.jpg"))
+    assert drawn.shape == (96, 256, 3)  # the image and the text panel side by side
+    assert (out / "pipeline_inference_spec.yaml").is_file()
+
+
+def test_pipeline_inference_names_a_missing_model(tmp_path, capsys):
+    from ocdr.cli.main import main
+
+    rc = main(["pipeline", "inference", f"detector={tmp_path / 'nope.pth'}", f"input={tmp_path}"])
+    assert rc == 2
+    assert "nope.pth" in capsys.readouterr().err
+
+
+def test_onnxruntime_backend_needs_an_onnx_file(models):
+    from ocdr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="export"):
+        ocdr.OCR(models / "det.pth", models / "rec.pth", backend="onnxruntime")
+
+
+def test_draw_ocr_puts_text_on_the_right_panel():
+    from ocdr.pipeline.drawing import draw_ocr
+
+    img = np.full((60, 120, 3), 255, np.uint8)
+    quad = np.array([[10, 10], [100, 10], [100, 40], [10, 40]], np.float32)
+    out = draw_ocr(img, [quad], ["Hello"])
+    assert out.shape == (60, 240, 3)
+    left, right = out[:, :120], out[:, 120:]
+    assert (left[10, 10:100, 0] > 200).all() and (left[10, 10:100, 1] < 100).mean() > 0.5  # red outline
+    ink = (right[12:40, 12:100] < 128).any(axis=2)
+    assert ink.sum() > 20  # the text was written inside the box's place
+    assert not (right[45:, :] < 128).any()  # and nowhere else

@@ -20,6 +20,7 @@ from ocdr.cli import data as _data  # noqa: F401
 from ocdr.cli import ocrnet as _ocrnet  # noqa: F401
 from ocdr.cli import demo as _demo  # noqa: F401
 from ocdr.cli import ocdnet as _ocdnet  # noqa: F401
+from ocdr.cli import pipeline as _pipeline  # noqa: F401
 
 __all__ = ["main", "build_parser"]
 

@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 import torch
 
+from ocdr.errors import ConfigError, DataError
+
 __all__ = ["export_detector", "onnxruntime_session", "max_abs_diff", "export_detector_command"]
 
 
@@ -44,10 +46,20 @@ def export_detector(model: torch.nn.Module, path: str | Path, opset: int = 17,
 def onnxruntime_session(path: str | Path, threads: int = 0):
     import onnxruntime as ort
 
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise ConfigError(f"{path}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocdnet export' or "
+                          "'ocdr ocrnet export' first, or use backend=torch)")
+    if not path.is_file():
+        raise DataError(path, "ONNX model not found")
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    preferred = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+    try:
+        return ort.InferenceSession(str(path), opts, providers=preferred or None)
+    except Exception as exc:  # onnxruntime raises its own types: bad protobuf, unsupported op, ...
+        raise DataError(path, f"ONNX Runtime cannot load this model: {str(exc).splitlines()[0][:300]}") from None
 
 
 def max_abs_diff(model: torch.nn.Module, session, images: np.ndarray) -> float:
