@@ -6,9 +6,10 @@ from ocdr.demo import DemoSpec, run_demo
 
 register(Command(
     group="", name="demo", spec=DemoSpec, run=run_demo,
-    summary="run the end-to-end demo on generated synthetic data (no data, no network needed)",
+    summary="the whole workflow offline: synthetic data, train, evaluate, export, pipeline, HTML report",
     description=(
-        "Generates synthetic handwriting-like pages, then converts and summarises them: detection layout,\n"
-        "recognition crops, character list, LMDB and dataset statistics, all under output_dir."),
-    example="ocdr demo output_dir=runs/demo num_pages=40",
+        "Generates synthetic handwriting-like pages, trains the detector and the recognizer within `minutes`\n"
+        "of CPU, evaluates both, exports both to ONNX (checked against PyTorch), runs the pipeline on\n"
+        "held-out pages and on the real images of real_data when present, and writes output_dir/report.html."),
+    example="ocdr demo minutes=30 output_dir=runs/demo",
 ))
