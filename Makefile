@@ -1,5 +1,6 @@
 # make demo : create .venv, install ocdr, run the demo on the embedded synthetic data
 # make test : create/update .venv, run the test suite
+# make bench-deps : also the Debian peers bench/compare.py measures against (tesseract-ocr)
 # The venv is rebuilt only when pyproject.toml (where every pin lives) changes.
 PYTHON ?= python3
 VENV   := .venv
@@ -8,11 +9,12 @@ STAMP  := $(VENV)/.installed
 # Debian fonts for the synthetic generator (handwriting-like and print); best effort, root only.
 FONTS  := fonts-dkg-handwriting fonts-humor-sans fonts-breip fonts-femkeklaver fonts-dancingscript fonts-comic-neue fonts-dejavu-core fonts-kristi
 
-.PHONY: demo test fonts clean
+.PHONY: demo test fonts bench-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $$($(BIN)/python scripts/peers.py pip)
 	touch $(STAMP)
 
 fonts:
@@ -23,6 +25,9 @@ demo: $(STAMP) fonts
 
 test: $(STAMP) fonts
 	$(BIN)/python -m pytest -q
+
+bench-deps: $(STAMP)
+	@bash scripts/install_fonts.sh $$($(BIN)/python scripts/peers.py apt)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
