@@ -21,6 +21,7 @@ from ocdr.cli import ocrnet as _ocrnet  # noqa: F401
 from ocdr.cli import demo as _demo  # noqa: F401
 from ocdr.cli import ocdnet as _ocdnet  # noqa: F401
 from ocdr.cli import pipeline as _pipeline  # noqa: F401
+from ocdr.cli import pretrained as _pretrained  # noqa: F401
 
 __all__ = ["main", "build_parser"]
 
@@ -82,6 +83,8 @@ def run_command(cmd: Command, spec_file: str | None, overrides: list[str], print
                 skip_bad: bool = False):
     if skip_bad:
         overrides = [*overrides, "skip_bad=true"]
+    if cmd.positional:
+        overrides = [o if "=" in o else f"{cmd.positional}={o}" for o in overrides]
     spec = load_spec(cmd.spec, spec_file, overrides, validate=not print_spec)
     if print_spec:
         sys.stdout.write(spec_to_yaml(spec))

@@ -17,6 +17,7 @@ class Command:
     description: str                 # a paragraph for --help
     example: str                     # a command line that works
     output_key: str | None = "output_dir"  # spec field where the resolved spec is saved
+    positional: str | None = None    # spec key a bare word sets (``ocdr pretrained import ppocr-v4``)
 
 
 COMMANDS: dict[tuple[str, str], Command] = {}

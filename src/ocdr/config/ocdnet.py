@@ -19,6 +19,7 @@ BACKBONES = {
     "resnet18": "dbnet_resnet18", "resnet50": "dbnet_resnet50",
     "deformable_resnet18": "dbnet_resnet18_dcn", "deformable_resnet50": "dbnet_resnet50_dcn",
     "tiny": "dbnet_tiny",
+    "ppocr_v4": "ppocr_det",  # PP-OCRv4 mobile, its weights from the rapidocr-onnxruntime wheel
 }
 
 
@@ -30,8 +31,8 @@ def model_name_for(backbone: str) -> str:
 
 @dataclass
 class DetModelSpec:
-    backbone: str = field(default="resnet18", metadata={"help": "resnet18 | resnet50 | deformable_resnet18 | deformable_resnet50 | tiny"})
-    pretrained_model_path: str = field(default="", metadata={"help": "checkpoint to start from (matching tensors are copied)"})
+    backbone: str = field(default="resnet18", metadata={"help": "resnet18 | resnet50 | deformable_resnet18 | deformable_resnet50 | tiny | ppocr_v4"})
+    pretrained_model_path: str = field(default="", metadata={"help": "checkpoint to start from (matching tensors are copied), or ppocr-v4-det"})
     load_pruned_graph: bool = field(default=False, metadata={"help": "start from the pruned model in pruned_graph_path (its shapes and weights)"})
     pruned_graph_path: str = field(default="", metadata={"help": "output of ocdr ocdnet prune"})
     inner_channels: int = field(default=256, metadata={"help": "FPN channels"})

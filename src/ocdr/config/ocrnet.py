@@ -11,7 +11,8 @@ __all__ = ["OcrnetSpec", "recognizer_name"]
 
 # (model.backbone, model.prediction) -> registered builder
 _BUILDERS = {("ResNet", "CTC"): "crnn_resnet", ("ResNet", "Attn"): "attn_resnet", ("small", "CTC"): "crnn_small",
-             ("ViT", "CTC"): "vit_ctc", ("tiny", "CTC"): "crnn_tiny"}
+             ("ViT", "CTC"): "vit_ctc", ("tiny", "CTC"): "crnn_tiny",
+             ("PPOCRv4", "CTC"): "ppocr_rec"}
 
 
 def recognizer_name(backbone: str, prediction: str) -> str:
@@ -26,7 +27,7 @@ def recognizer_name(backbone: str, prediction: str) -> str:
 class RecModelSpec:
     TPS: bool = field(default=False, metadata={"help": "thin-plate-spline rectification before the backbone"})
     num_fiducial: int = field(default=20, metadata={"help": "TPS fiducial points"})
-    backbone: str = field(default="ResNet", metadata={"help": "ResNet | small | ViT | tiny"})
+    backbone: str = field(default="ResNet", metadata={"help": "ResNet | small | ViT | tiny | PPOCRv4 (imported, 3 x 48 x 320)"})
     sequence: str = field(default="BiLSTM", metadata={"help": "BiLSTM (the sequence model)"})
     prediction: str = field(default="CTC", metadata={"help": "CTC | Attn"})
     hidden_size: int = field(default=256, metadata={"help": "BiLSTM hidden size"})
@@ -34,7 +35,7 @@ class RecModelSpec:
     input_height: int = field(default=32, metadata={"help": "input height (64 for ViT)"})
     input_channel: int = field(default=1, metadata={"help": "1 (gray) or 3 (RGB)"})
     keep_aspect_ratio: bool = field(default=False, metadata={"help": "pad instead of stretching"})
-    pretrained_model_path: str = field(default="", metadata={"help": "start from this checkpoint (head surgery when the character list differs)"})
+    pretrained_model_path: str = field(default="", metadata={"help": "start from this checkpoint (head surgery when the character list differs), or ppocr-v4-rec"})
 
 
 @dataclass

@@ -19,7 +19,7 @@ __all__ = ["MODELS", "register_model", "build_model", "list_models"]
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 # Packages whose modules register builders when imported.
-_MODEL_PACKAGES = ("ocdr.models.detection", "ocdr.models.recognition")
+_MODEL_PACKAGES = ("ocdr.models.detection", "ocdr.models.recognition", "ocdr.models.imported")
 
 
 def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:

@@ -15,7 +15,6 @@ from ocdr.eval.detection import DetectionMetric, match_image
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
-from ocdr.train.checkpoint import read_model_record
 from ocdr.train.harness import TrainTask, fit
 
 __all__ = ["DetectionTask", "train_detector", "build_detector", "ensure_data", "make_eval_dataset", "detect_batch"]
@@ -72,11 +71,23 @@ def build_detector(spec: OcdnetSpec):
         model, record = load_detector(spec.model.pruned_graph_path)
         log.info("starting from the pruned model %s", spec.model.pruned_graph_path)
         return model.train(), record["model"]["name"], record["model"]["kwargs"]
+    from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
+
+    record = read_pretrained(spec.model.pretrained_model_path, "detector") if spec.model.pretrained_model_path else None
+    if record is not None and record["model"]["name"] in IMPORTED_MODELS:
+        # an imported architecture (e.g. PP-OCRv4) is defined by its checkpoint, whatever model.backbone says
+        name, kwargs = record["model"]["name"], dict(record["model"]["kwargs"])
+        model = build_model(name, **kwargs)
+        report = load_matching(model, record["state_dict"])
+        spec.model.backbone = record["spec"]["model"]["backbone"]
+        log.info("starting from %s (%s): %d tensors loaded; missing %s", spec.model.pretrained_model_path, name,
+                 len(report["loaded"]), report["missing"][:8])
+        return model, name, kwargs
     name = model_name_for(spec.model.backbone)
-    kwargs = {"inner_channels": spec.model.inner_channels, "k": spec.model.k}
+    kwargs = {"k": spec.model.k} if name in IMPORTED_MODELS else {"inner_channels": spec.model.inner_channels,
+                                                                    "k": spec.model.k}
     model = build_model(name, **kwargs)
-    if spec.model.pretrained_model_path:
-        record = read_model_record(spec.model.pretrained_model_path)
+    if record is not None:
         report = load_matching(model, record["state_dict"])
         log.info("pretrained %s: %d tensors loaded; missing %s; unexpected %s; mismatched %s",
                  spec.model.pretrained_model_path, len(report["loaded"]), report["missing"][:8],

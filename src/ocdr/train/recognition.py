@@ -100,12 +100,36 @@ def model_kwargs(spec: OcrnetSpec, charset: Charset) -> dict:
     return kw
 
 
-def build_recognizer(spec: OcrnetSpec, charset: Charset):
+def adapt_to_pretrained(spec: OcrnetSpec) -> dict | None:
+    """The pretrained record (read once). An imported architecture (PP-OCRv4) fixes the model keys: they are
+    set from its checkpoint, so that data are prepared the way it reads. ``backbone=PPOCRv4`` alone starts
+    from the wheel's weights."""
+    from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
+
+    m = spec.model
+    if m.backbone == "PPOCRv4" and not m.pretrained_model_path:
+        m.pretrained_model_path = "ppocr-v4-rec"
+    if not m.pretrained_model_path:
+        return None
+    record = read_pretrained(m.pretrained_model_path, "recognizer")
+    if record["model"]["name"] in IMPORTED_MODELS:
+        src = record["spec"]["model"]
+        for key in ("backbone", "prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "TPS"):
+            if getattr(m, key) != src[key]:
+                log.info("model.%s=%s (from the pretrained %s)", key, src[key], m.pretrained_model_path)
+                setattr(m, key, src[key])
+    return record
+
+
+def build_recognizer(spec: OcrnetSpec, charset: Charset, record: dict | None = None):
+    if record is None and spec.model.pretrained_model_path:
+        record = adapt_to_pretrained(spec)
     name = recognizer_name(spec.model.backbone, spec.model.prediction)
     kwargs = model_kwargs(spec, charset)
+    if record is not None and record["model"]["name"] == name and "graph" in record["model"]["kwargs"]:
+        kwargs["graph"] = record["model"]["kwargs"]["graph"]  # imported: the structure travels with the weights
     model = build_model(name, **kwargs)
-    if spec.model.pretrained_model_path:
-        record = read_model_record(spec.model.pretrained_model_path, kind="recognizer")
+    if record is not None:
         state = record["state_dict"]
         old = Charset(record["charset"], **{k: v for k, v in _codec_options(record).items()})
         if old.to_list() != charset.to_list() and spec.model.prediction == "CTC":
@@ -136,13 +160,14 @@ def make_dataset(sources: list[str], spec: OcrnetSpec, charset: Charset, train: 
 def train_recognizer(spec: OcrnetSpec) -> dict:
     t = spec.train
     ensure_data(spec)
+    record = adapt_to_pretrained(spec)
     charset = load_charset(spec)
     train_ds = make_dataset(spec.dataset.train_dataset_dir, spec, charset, train=True)
     val_ds = make_dataset(spec.dataset.val_dataset_dir, spec, charset, train=False)
     kw = dict(collate_fn=rec_collate, num_workers=t.num_workers, batch_size=t.batch_size)
     train_loader = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > t.batch_size, **kw)
     val_loader = DataLoader(val_ds, shuffle=False, **kw)
-    model, name, kwargs = build_recognizer(spec, charset)
+    model, name, kwargs = build_recognizer(spec, charset, record)
     task = RecognitionTask(model, name, kwargs, t.optim, spec_to_dict(spec), charset.to_list(), codec=charset,
                            prediction=spec.model.prediction, max_label_length=spec.dataset.max_label_length)
     save_spec(spec, t.results_dir, "ocrnet_train_spec.yaml")
