@@ -101,3 +101,21 @@ def test_prune_then_fine_tune_with_the_pruned_graph(trained):
     assert {k: v.shape for k, v in tuned["state_dict"].items()} == {k: v.shape for k, v in record["state_dict"].items()}
     assert main(["ocdnet", "export", *common, f"export.checkpoint={root / 'run_pruned/model_final.pth'}",
                  f"export.onnx_file={root / 'pruned.onnx'}"]) == 0
+
+
+def test_fine_tune_from_the_imported_ppocr_detector(trained):
+    """``model.pretrained_model_path=ppocr-v4-det``: the architecture comes from the import, the DB loss trains
+    it (threshold branch included), and evaluate/export take the result."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="rapidocr-onnxruntime not installed (make test installs it)")
+    root, common = trained
+    run = root / "run_pp"
+    assert main(["ocdnet", "train", *common, "train.num_epochs=1", "train.max_steps=2",
+                 "dataset.augmentation.crop_size=64", "model.pretrained_model_path=ppocr-v4-det",
+                 f"train.results_dir={run}"]) == 0
+    record = read_model_record(run / "model_final.pth")
+    assert record["model"]["name"] == "ppocr_det" and record["spec"]["model"]["backbone"] == "ppocr_v4"
+    assert any(k.startswith("thresh.") for k in record["state_dict"])
+    assert main(["ocdnet", "export", *common, f"export.checkpoint={run / 'model_final.pth'}",
+                 f"export.onnx_file={root / 'pp.onnx'}"]) == 0
+    assert main(["ocdnet", "evaluate", *common, f"evaluate.checkpoint={run / 'model_final.pth'}",
+                 f"evaluate.results_dir={root / 'eval_pp'}"]) == 0

@@ -81,3 +81,29 @@ def test_fine_tune_onto_a_new_character_list(trained):
     before = read_model_record(root / "run" / "model_final.pth")["state_dict"]["head.fc.weight"]
     for i, c in enumerate(new[:-2]):  # one step at lr 1e-8: shared rows are still the old ones
         assert (tuned[i + 1] - before[old.index(c) + 1]).abs().max() < 1e-5, c
+
+
+def test_fine_tune_from_the_imported_ppocr_recognizer(trained):
+    """``model.pretrained_model_path=ppocr-v4-rec`` with the synthetic character list: the model keys follow the
+    import (3 x 48 x 320), CTC trains on logits, shared characters keep PP-OCR's rows, and the result loads."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="rapidocr-onnxruntime not installed (make test installs it)")
+    from ocdr.models.imported.pretrained import import_record
+
+    root, common = trained
+    assert main(["ocrnet", "train", *common, "train.num_epochs=1", "train.max_steps=1", "train.optim.lr=1e-9",
+                 "model.pretrained_model_path=ppocr-v4-rec", f"train.results_dir={root / 'run_pp'}",
+                 f"evaluate.checkpoint={root / 'run_pp/model_final.pth'}"]) == 0
+    record = read_model_record(root / "run_pp" / "model_final.pth")
+    assert record["model"]["name"] == "ppocr_rec"
+    assert (record["spec"]["model"]["input_channel"], record["spec"]["model"]["input_height"]) == (3, 48)
+    chars = read_charset(root / "data" / "character_list.txt")
+    assert record["charset"] == chars
+    source = import_record("ppocr-v4-rec")
+    w_src, w_new = source["state_dict"]["head.fc.weight"], record["state_dict"]["head.fc.weight"]
+    assert w_new.shape[0] == len(chars) + 1
+    shared = [c for c in chars if c in source["charset"]]
+    assert len(shared) > 10
+    for c in shared:
+        assert (w_new[chars.index(c) + 1] - w_src[source["charset"].index(c) + 1]).abs().max() < 1e-4, c
+    assert main(["ocrnet", "evaluate", *common, f"evaluate.checkpoint={root / 'run_pp/model_final.pth'}",
+                 f"evaluate.results_dir={root / 'eval_pp'}"]) == 0

@@ -11,8 +11,10 @@ __all__ = ["PipelineSpec"]
 
 @dataclass
 class PipelineSpec:
-    detector: str = field(default="runs/demo/detector/model_final.pth", metadata={"help": "detector checkpoint (.pth) or exported .onnx"})
-    recognizer: str = field(default="runs/demo/recognizer/model_final.pth", metadata={"help": "recognizer checkpoint (.pth) or exported .onnx"})
+    detector: str = field(default="auto", metadata={"help": "checkpoint (.pth), exported .onnx, ppocr-v4-det, or auto "
+                                                             "(ppocr-v4-det when its wheel is installed, else the demo's)"})
+    recognizer: str = field(default="auto", metadata={"help": "checkpoint (.pth), exported .onnx, ppocr-v4-rec, or auto "
+                                                               "(ppocr-v4-rec when its wheel is installed, else the demo's)"})
     input: str = field(default="runs/demo/data/test/img", metadata={"help": "an image file or a folder of images"})
     results_dir: str = field(default="runs/pipeline", metadata={"help": "<stem>.json, <stem>_ocr.jpg and results.json"})
     backend: str = field(default="torch", metadata={"help": "torch | onnxruntime (.onnx models always use ONNX Runtime)"})

@@ -16,7 +16,6 @@ from ocdr.data.transforms import normalize, resize_for_inference
 from ocdr.errors import ConfigError
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
 from ocdr.models.registry import build_model
-from ocdr.train.checkpoint import read_model_record
 
 __all__ = ["load_detector", "resolve_device", "DetectorPredictor", "Detection"]
 
@@ -33,7 +32,9 @@ def load_detector(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Modul
     """A DBNet from an ocdr model file or training checkpoint (weights_only), in eval mode."""
     from ocdr.models.prune import rebuild_to
 
-    record = read_model_record(path, kind="detector")
+    from ocdr.models.imported.pretrained import read_pretrained
+
+    record = read_pretrained(str(path), "detector")  # a file, or a pretrained name such as ppocr-v4-det
     model = build_model(record["model"]["name"], **record["model"]["kwargs"])
     rebuild_to(model, record["state_dict"])  # a pruned model's narrower layers come from its weights
     return model.to(resolve_device(device)).eval(), record

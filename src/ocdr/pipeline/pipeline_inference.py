@@ -22,10 +22,31 @@ __all__ = ["pipeline_inference", "build_ocr"]
 log = logging.getLogger("ocdr.pipeline")
 
 
+DEMO_MODELS = {"detector": "runs/demo/detector/model_final.pth", "recognizer": "runs/demo/recognizer/model_final.pth"}
+PRETRAINED = {"detector": "ppocr-v4-det", "recognizer": "ppocr-v4-rec"}
+
+
+def resolve_model(what: str, value: str) -> str:
+    """``auto`` -> the imported PP-OCRv4 model when its wheel is installed, else the demo's trained model."""
+    import importlib.util
+
+    from ocdr.models.imported.pretrained import ALIASES
+
+    if value == "auto":
+        if importlib.util.find_spec("rapidocr_onnxruntime") is not None:
+            log.info("%s: auto -> %s (PP-OCRv4 imported from the installed rapidocr-onnxruntime wheel)", what,
+                     PRETRAINED[what])
+            return PRETRAINED[what]
+        log.info("%s: auto -> %s (no rapidocr-onnxruntime wheel for PP-OCRv4)", what, DEMO_MODELS[what])
+        value = DEMO_MODELS[what]
+    if value not in ALIASES and not Path(value).is_file():
+        raise DataError(value, f"{what} model not found (train one, run 'ocdr demo', or set {what}=...)")
+    return value
+
+
 def build_ocr(spec: PipelineSpec) -> OCR:
-    for what, path in (("detector", spec.detector), ("recognizer", spec.recognizer)):
-        if not Path(path).is_file():
-            raise DataError(path, f"{what} model not found (train one, run 'ocdr demo', or set {what}=...)")
+    spec.detector = resolve_model("detector", spec.detector)
+    spec.recognizer = resolve_model("recognizer", spec.recognizer)
     return OCR(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend, device=spec.device,
                postprocess=spec.postprocess, long_side=spec.long_side, tiled=spec.tiled,
                upside_down=spec.upside_down, batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence)

@@ -17,7 +17,6 @@ from ocdr.data.rec_transforms import to_input
 from ocdr.errors import ConfigError
 from ocdr.models.registry import build_model
 from ocdr.pipeline.detector import resolve_device
-from ocdr.train.checkpoint import read_model_record
 
 __all__ = ["load_recognizer", "RecognizerPredictor", "decode_ctc_ids", "input_geometry"]
 
@@ -29,7 +28,9 @@ def input_geometry(record: dict) -> dict:
 
 
 def load_recognizer(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict, Charset]:
-    record = read_model_record(path, kind="recognizer")
+    from ocdr.models.imported.pretrained import read_pretrained
+
+    record = read_pretrained(str(path), "recognizer")  # a file, or a pretrained name such as ppocr-v4-rec
     ds = record["spec"]["dataset"]
     charset = Charset(record["charset"], case_fold=bool(ds.get("case_fold", False)), unknown=ds.get("unknown_char", "drop"))
     model = build_model(record["model"]["name"], **record["model"]["kwargs"])
