@@ -26,7 +26,7 @@ def test_demo_runs_every_stage_and_writes_the_report(tmp_path):
     real = _real_folder(tmp_path / "real")
     spec = load_spec(DemoSpec, None, [f"output_dir={tmp_path / 'demo'}", "num_pages=10", "minutes=0.3",
                                       "det_backbone=tiny", "rec_backbone=tiny", "det_epochs=1", "rec_epochs=1",
-                                      "det_crop=128", f"real_data=[{real},{tmp_path / 'absent'}]",
+                                      "det_crop=128", f"real_data=[{real},{tmp_path / 'absent'}]", "pretrained=none",
                                       "show_images=1", "real_images=1", "device=cpu"])
     result = run_demo(spec)
     out = tmp_path / "demo"

@@ -57,6 +57,8 @@ class DemoSpec:
     det_crop: int = field(default=320, metadata={"help": "detector training crop (multiple of 32)"})
     rec_backbone: str = field(default="small", metadata={"help": "recognizer backbone (model.backbone of ocrnet)"})
     rec_epochs: int = field(default=15, metadata={"help": "recognizer LR schedule length"})
+    pretrained: str = field(default="auto", metadata={"help": "auto: start both models from PP-OCRv4 (imported from the "
+                                                         "rapidocr-onnxruntime wheel) when it is installed | ppocr-v4 | none (from scratch)"})
     train: bool = field(default=True, metadata={"help": "false: reuse the models already in output_dir"})
     resume: bool = field(default=False, metadata={"help": "continue earlier demo trainings instead of starting afresh"})
     real_data: list[str] = field(default_factory=lambda: ["../shared/data/hme_handwritten_det"],
@@ -72,6 +74,20 @@ class DemoSpec:
             raise ConfigError(f"minutes must be positive, got {self.minutes}")
         if self.det_crop % 32:
             raise ConfigError(f"det_crop must be a multiple of 32, got {self.det_crop}")
+        if self.pretrained not in ("auto", "ppocr-v4", "none"):
+            raise ConfigError(f"pretrained: '{self.pretrained}' is not one of auto, ppocr-v4, none")
+
+
+def _start_from(spec: DemoSpec) -> str:
+    """'ppocr-v4' or '' (from scratch)."""
+    import importlib.util
+
+    if spec.pretrained == "none":
+        return ""
+    if spec.pretrained == "auto" and importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        log.info("no rapidocr-onnxruntime wheel: both models train from scratch")
+        return ""
+    return "ppocr-v4"
 
 
 def _stage(n: int, text: str, *args) -> None:
@@ -85,7 +101,8 @@ def _fresh(run_dir: Path, resume: bool) -> None:
 
 
 def _det_spec(spec: DemoSpec, data: Path, out: Path, overrides: list[str] = ()) -> OcdnetSpec:
-    return load_spec(OcdnetSpec, None, [
+    start = ["model.pretrained_model_path=ppocr-v4-det"] if _start_from(spec) else []
+    return load_spec(OcdnetSpec, None, [*start,
         f"model.backbone={spec.det_backbone}", f"dataset.train_data_path=[{data / 'train'}]",
         f"dataset.validate_data_path=[{data / 'test'}]", f"dataset.augmentation.crop_size={spec.det_crop}",
         "dataset.augmentation.scale_min=0.6", "dataset.augmentation.scale_max=1.6", "train.batch_size=8",
@@ -98,7 +115,9 @@ def _det_spec(spec: DemoSpec, data: Path, out: Path, overrides: list[str] = ()) 
 
 
 def _rec_spec(spec: DemoSpec, data: Path, out: Path) -> OcrnetSpec:
-    return load_spec(OcrnetSpec, None, [
+    # a pretrained recognizer is fine-tuned gently; from scratch it needs the full rate
+    start = ["model.pretrained_model_path=ppocr-v4-rec", "train.optim.lr=3e-4"] if _start_from(spec) else []
+    return load_spec(OcrnetSpec, None, [*start,
         f"model.backbone={spec.rec_backbone}", f"dataset.train_dataset_dir=[{data / 'train/lmdb'}]",
         f"dataset.val_dataset_dir=[{data / 'test/lmdb'}]", f"dataset.character_list_file={data / 'character_list.txt'}",
         "train.batch_size=64", "train.num_workers=1", f"train.num_epochs={spec.rec_epochs}",
@@ -152,8 +171,11 @@ def run_demo(spec: DemoSpec) -> dict:
     stats = {s: dataset_stats(StatsSpec(path=str(data / s))) for s in ("train", "test")}
 
     det_spec, rec_spec = _det_spec(spec, data, out), _rec_spec(spec, data, out)
+    start = _start_from(spec)
     trained = {}
     if spec.train:
+        log.info("starting points: %s", "PP-OCRv4, imported from the installed rapidocr-onnxruntime wheel "
+                 "(pretrained=none trains from scratch)" if start else "random initialisation")
         _stage(2, "training the detector (%s) for up to %.1f min", spec.det_backbone, 0.5 * spec.minutes)
         _fresh(out / "detector", spec.resume)
         trained["detector"] = train_detector(det_spec)
@@ -182,7 +204,8 @@ def run_demo(spec: DemoSpec) -> dict:
     real = _real_data(spec, out, ocr, det_spec)
 
     _stage(6, "writing the report")
-    result = {"output_dir": str(out), "synth": {k: synth[k] for k in ("pages", "words")},
+    result = {"output_dir": str(out), "started_from": start or "scratch",
+              "synth": {k: synth[k] for k in ("pages", "words")},
               "characters": charset["characters"],
               "detector": {k: det_metrics[k] for k in ("precision", "recall", "hmean")},
               "recognizer": {k: rec_metrics[k] for k in ("greedy/accuracy", "greedy/accuracy_case_insensitive", "greedy/cer")},
@@ -248,7 +271,8 @@ def _write_report(out: Path, result: dict, stats: dict, det_spec, rec_spec, e2e:
          + html_table([result["end_to_end"]])
          + f"<p>ONNX Runtime vs PyTorch, max abs difference: detector {result['onnx']['detector_max_abs_diff']}, "
            f"recognizer {result['onnx']['recognizer_max_abs_diff']}. Pipeline speed: "
-           f"{result['pipeline_pages_per_second']} pages/s. Demo time: {result['minutes']} min.</p>"),
+           f"{result['pipeline_pages_per_second']} pages/s. Demo time: {result['minutes']} min. Models started from: "
+           f"{html.escape(result['started_from'])}.</p>"),
         ("Data", html_table([{"split": s, **{k: v for k, v in st.items() if not isinstance(v, (dict, list))}}
                              for s, st in stats.items()])),
         ("Training curves", _curves(out / "detector", ["train/loss_step", "train/loss_epoch", "lr-Adam"], "detector: loss and LR")
