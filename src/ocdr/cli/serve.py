@@ -1,0 +1,15 @@
+"""``ocdr serve``: the HTTP service and its web page."""
+from __future__ import annotations
+
+from ocdr.cli.registry import Command, register
+from ocdr.serve.app import ServeSpec, serve
+
+register(Command(
+    group="", name="serve", spec=ServeSpec, run=serve,
+    summary="serve the OCR over HTTP: POST /v1/ocr, a web page at /, /healthz, /docs",
+    description=("Loads the detector and recognizer once and answers POST /v1/ocr (multipart field 'file', JSON\n"
+                 "{\"image\": base64} or raw image bytes) with words, polygons, confidences and lines. Concurrent\n"
+                 "requests are batched; uploads, pixels and waiting time are bounded (4xx/504 JSON errors)."),
+    example="ocdr serve detector=runs/demo/detector/detector.onnx recognizer=runs/demo/recognizer/recognizer.onnx port=8000",
+    output_key=None,
+))
