@@ -23,6 +23,7 @@ from ocdr.cli import ocdnet as _ocdnet  # noqa: F401
 from ocdr.cli import pipeline as _pipeline  # noqa: F401
 from ocdr.cli import pretrained as _pretrained  # noqa: F401
 from ocdr.cli import serve as _serve  # noqa: F401
+from ocdr.cli import export as _export  # noqa: F401
 
 __all__ = ["main", "build_parser"]
 

@@ -57,7 +57,8 @@ class DetectorPredictor:
         if backend == "onnxruntime":
             from ocdr.export.onnx_export import onnxruntime_session
 
-            self.session = onnxruntime_session(model)
+            # a path, or a ready session-like object (``run(names, feeds)``), e.g. Triton's BLS in model.py
+            self.session = model if hasattr(model, "run") else onnxruntime_session(model)
         elif backend == "torch":
             if isinstance(model, torch.nn.Module):
                 self.model = model.eval()

@@ -53,7 +53,8 @@ class RecognizerPredictor:
         if backend == "onnxruntime":
             from ocdr.export.onnx_export import onnxruntime_session
 
-            self.session = onnxruntime_session(model)
+            # a path, or a session-like object with run() and get_modelmeta() (Triton's BLS in model.py)
+            self.session = model if hasattr(model, "run") else onnxruntime_session(model)
             meta = self.session.get_modelmeta().custom_metadata_map
             if "ocdr_charset" not in meta:
                 raise ConfigError(f"{model}: not an ocdr recognizer export (no ocdr_charset metadata)")

@@ -1,0 +1,137 @@
+"""``ocdr export triton``: a Triton Inference Server model repository for the whole OCR.
+
+    <out>/ocdr_detector/config.pbtxt, 1/model.onnx     ONNX Runtime backend, dynamic batch and image size
+    <out>/ocdr_recognizer/config.pbtxt, 1/model.onnx   ONNX Runtime backend, dynamic batch
+    <out>/ocdr/config.pbtxt, 1/model.py, 1/ocdr_meta.json
+        Python backend, nvOCDR's interface: encoded image bytes in (``input``), ``output`` (texts),
+        ``boxes`` (N x 4 x 2 quadrilaterals), ``scores`` and ``json`` (the whole page as ``ocdr.OCR`` gives it)
+        out. It resizes, post-processes and rectifies with ocdr's own code and calls the two ONNX models
+        through Triton (BLS), so they batch across requests.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ocdr.errors import ConfigError
+from ocdr.fileio import atomic_write_text
+from ocdr.models.detection.postprocess import PostProcessConfig
+
+__all__ = ["TritonSpec", "export_triton", "detector_config", "recognizer_config", "pipeline_config"]
+
+DET, REC, PIPE = "ocdr_detector", "ocdr_recognizer", "ocdr"
+
+
+@dataclass
+class TritonSpec:
+    detector: str = field(default="auto", metadata={"help": "detector: checkpoint (.pth), exported .onnx, ppocr-v4-det or auto"})
+    recognizer: str = field(default="auto", metadata={"help": "recognizer: checkpoint (.pth), exported .onnx, ppocr-v4-rec or auto"})
+    out: str = field(default="model_repository", metadata={"help": "the model repository folder to write"})
+    max_batch_size: int = field(default=8, metadata={"help": "Triton max_batch_size of the two ONNX models"})
+    queue_delay_us: int = field(default=2000, metadata={"help": "dynamic batching: longest wait for a fuller batch"})
+    instance_kind: str = field(default="KIND_AUTO", metadata={"help": "KIND_AUTO | KIND_GPU | KIND_CPU"})
+    long_side: int = field(default=736, metadata={"help": "detector input long side used by the pipeline model"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing repository"})
+    postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
+
+    def validate(self) -> None:
+        if self.instance_kind not in ("KIND_AUTO", "KIND_GPU", "KIND_CPU"):
+            raise ConfigError(f"instance_kind: '{self.instance_kind}' is not one of KIND_AUTO, KIND_GPU, KIND_CPU")
+        if self.max_batch_size < 1 or self.long_side % 32:
+            raise ConfigError("max_batch_size must be >= 1 and long_side a multiple of 32")
+
+
+def _batching(spec: TritonSpec) -> str:
+    return (f"dynamic_batching {{\n  max_queue_delay_microseconds: {spec.queue_delay_us}\n}}\n"
+            f"instance_group [\n  {{\n    kind: {spec.instance_kind}\n    count: 1\n  }}\n]\n")
+
+
+def detector_config(spec: TritonSpec) -> str:
+    return (f'name: "{DET}"\nbackend: "onnxruntime"\nmax_batch_size: {spec.max_batch_size}\n'
+            'input [\n  {\n    name: "images"\n    data_type: TYPE_FP32\n    dims: [ 3, -1, -1 ]\n  }\n]\n'
+            'output [\n  {\n    name: "prob"\n    data_type: TYPE_FP32\n    dims: [ 1, -1, -1 ]\n  }\n]\n'
+            + _batching(spec))
+
+
+def recognizer_config(spec: TritonSpec, geometry: dict) -> str:
+    c, h, w = geometry["channels"], geometry["height"], geometry["width"]
+    return (f'name: "{REC}"\nbackend: "onnxruntime"\nmax_batch_size: {spec.max_batch_size}\n'
+            f'input [\n  {{\n    name: "images"\n    data_type: TYPE_FP32\n    dims: [ {c}, {h}, {w} ]\n  }}\n]\n'
+            'output [\n  {\n    name: "output_id"\n    data_type: TYPE_INT64\n    dims: [ -1 ]\n  },\n'
+            '  {\n    name: "output_prob"\n    data_type: TYPE_FP32\n    dims: [ -1 ]\n  }\n]\n' + _batching(spec))
+
+
+def pipeline_config(spec: TritonSpec) -> str:
+    return (f'name: "{PIPE}"\nbackend: "python"\nmax_batch_size: 0\n'
+            'input [\n  {\n    name: "input"\n    data_type: TYPE_STRING\n    dims: [ 1 ]\n  }\n]\n'
+            'output [\n'
+            '  {\n    name: "output"\n    data_type: TYPE_STRING\n    dims: [ -1 ]\n  },\n'
+            '  {\n    name: "boxes"\n    data_type: TYPE_FP32\n    dims: [ -1, 4, 2 ]\n  },\n'
+            '  {\n    name: "scores"\n    data_type: TYPE_FP32\n    dims: [ -1 ]\n  },\n'
+            '  {\n    name: "json"\n    data_type: TYPE_STRING\n    dims: [ 1 ]\n  }\n]\n'
+            f'instance_group [\n  {{\n    kind: KIND_CPU\n    count: 1\n  }}\n]\n'
+            f'parameters {{\n  key: "detector_model"\n  value: {{ string_value: "{DET}" }}\n}}\n'
+            f'parameters {{\n  key: "recognizer_model"\n  value: {{ string_value: "{REC}" }}\n}}\n')
+
+
+def _onnx(what: str, source: str, dest: Path) -> Path:
+    """An exported .onnx (copied) or a checkpoint / pretrained name (exported, with parity checked)."""
+    from ocdr.export.onnx_export import export_detector, export_recognizer, onnxruntime_session, recognizer_parity
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if source.endswith(".onnx"):
+        if not Path(source).is_file():
+            raise ConfigError(f"{source}: {what} ONNX file not found")
+        shutil.copyfile(source, dest)
+        return dest
+    import numpy as np
+
+    if what == "detector":
+        from ocdr.export.onnx_export import max_abs_diff
+        from ocdr.pipeline.detector import load_detector
+
+        model, _ = load_detector(source)
+        export_detector(model, dest)
+        diff = max_abs_diff(model, onnxruntime_session(dest), np.random.default_rng(0).standard_normal(
+            (1, 3, 96, 128)).astype(np.float32))
+    else:
+        from ocdr.pipeline.recognizer import input_geometry, load_recognizer
+
+        model, record, charset = load_recognizer(source)
+        g = input_geometry(record)
+        export_recognizer(model, dest, charset, g)
+        diff, _ = recognizer_parity(model, onnxruntime_session(dest), np.random.default_rng(0).uniform(
+            -1, 1, (2, g["channels"], g["height"], g["width"])).astype(np.float32))
+    if diff > 1e-4:
+        raise ConfigError(f"{what} export differs from PyTorch by {diff:.2e}")
+    return dest
+
+
+def export_triton(spec: TritonSpec) -> dict:
+    from ocdr.export.onnx_export import onnxruntime_session
+    from ocdr.pipeline.pipeline_inference import resolve_model
+
+    out = Path(spec.out)
+    if out.exists() and any(out.iterdir()):
+        if not spec.overwrite:
+            raise ConfigError(f"{out}: exists and is not empty (overwrite=true replaces it)")
+        for name in (DET, REC, PIPE):
+            shutil.rmtree(out / name, ignore_errors=True)
+    det = _onnx("detector", resolve_model("detector", spec.detector), out / DET / "1" / "model.onnx")
+    rec = _onnx("recognizer", resolve_model("recognizer", spec.recognizer), out / REC / "1" / "model.onnx")
+    meta = onnxruntime_session(rec).get_modelmeta().custom_metadata_map
+    if "ocdr_charset" not in meta:
+        raise ConfigError(f"{spec.recognizer}: not an ocdr recognizer export (no character list inside)")
+    geometry = json.loads(meta["ocdr_input"])
+    atomic_write_text(out / DET / "config.pbtxt", detector_config(spec))
+    atomic_write_text(out / REC / "config.pbtxt", recognizer_config(spec, geometry))
+    atomic_write_text(out / PIPE / "config.pbtxt", pipeline_config(spec))
+    post = asdict(spec.postprocess)
+    atomic_write_text(out / PIPE / "1" / "ocdr_meta.json", json.dumps({
+        "recognizer_metadata": {k: meta[k] for k in ("ocdr_charset", "ocdr_codec", "ocdr_input")},
+        "postprocess": post, "long_side": spec.long_side, "detector_model": DET, "recognizer_model": REC},
+        ensure_ascii=False, indent=1))
+    shutil.copyfile(Path(__file__).with_name("triton_model.py"), out / PIPE / "1" / "model.py")
+    return {"repository": str(out), "models": [DET, REC, PIPE], "detector_onnx": str(det), "recognizer_onnx": str(rec)}

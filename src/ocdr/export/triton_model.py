@@ -1,0 +1,77 @@
+"""Triton Python-backend model ``ocdr``: encoded image bytes in; texts, boxes, scores and the page JSON out.
+
+Written into ``<repository>/ocdr/1/model.py`` by ``ocdr export triton``. Pre-processing, DB post-processing,
+rectification, decoding and line grouping are ocdr's own code (``pip install ocdr`` in the Triton
+container); the detector and recognizer run as the repository's ONNX models, called through Triton's BLS
+so that their dynamic batching applies across requests.
+"""
+import json
+import os
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class _Meta:
+    def __init__(self, mapping):
+        self.custom_metadata_map = mapping
+
+
+class BlsSession:
+    """What ocdr's ONNX Runtime predictors need of a session (``run``, ``get_modelmeta``), served by Triton."""
+
+    def __init__(self, model_name, output_names, metadata=None):
+        self.model_name, self.output_names, self.metadata = model_name, list(output_names), metadata or {}
+
+    def get_modelmeta(self):
+        return _Meta(self.metadata)
+
+    def run(self, names, feeds):
+        names = list(names) if names else self.output_names
+        request = pb_utils.InferenceRequest(
+            model_name=self.model_name, requested_output_names=names,
+            inputs=[pb_utils.Tensor(k, np.ascontiguousarray(v)) for k, v in feeds.items()])
+        response = request.exec()
+        if response.has_error():
+            raise pb_utils.TritonModelException(response.error().message())
+        return [pb_utils.get_output_tensor_by_name(response, n).as_numpy() for n in names]
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        from ocdr.models.detection.postprocess import PostProcessConfig
+        from ocdr.pipeline.ocr import OCR
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "ocdr_meta.json"), encoding="utf-8") as fh:
+            meta = json.load(fh)
+        det = BlsSession(meta["detector_model"], ["prob"])
+        rec = BlsSession(meta["recognizer_model"], ["output_id", "output_prob"], meta["recognizer_metadata"])
+        self.ocr = OCR(det, rec, backend="onnxruntime", postprocess=PostProcessConfig(**meta["postprocess"]),
+                       long_side=int(meta["long_side"]))
+
+    def execute(self, requests):
+        from ocdr.errors import OcdrError
+        from ocdr.pipeline.ocr import to_image
+
+        responses = []
+        for request in requests:
+            try:
+                data = pb_utils.get_input_tensor_by_name(request, "input").as_numpy().reshape(-1)[0]
+                page = self.ocr(to_image(bytes(data)))
+            except (OcdrError, ValueError, IndexError) as exc:
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(str(exc))))
+                continue
+            boxes = np.array([w.polygon for w in page.words], np.float32).reshape(-1, 4, 2)
+            outputs = [
+                pb_utils.Tensor("output", np.array([w.text.encode("utf-8") for w in page.words], dtype=np.object_)),
+                pb_utils.Tensor("boxes", boxes),
+                pb_utils.Tensor("scores", np.array([w.confidence for w in page.words], np.float32)),
+                pb_utils.Tensor("json", np.array([json.dumps(page.to_dict(), ensure_ascii=False).encode("utf-8")],
+                                                 dtype=np.object_)),
+            ]
+            responses.append(pb_utils.InferenceResponse(output_tensors=outputs))
+        return responses
+
+    def finalize(self):
+        self.ocr = None
