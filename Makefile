@@ -24,6 +24,7 @@ demo: $(STAMP) fonts
 	$(BIN)/ocdr demo
 
 test: $(STAMP) fonts
+	@bash scripts/install_fonts.sh $$($(BIN)/python scripts/peers.py test_apt)
 	$(BIN)/python -m pytest -q
 
 bench-deps: $(STAMP)
