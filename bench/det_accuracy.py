@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -72,8 +73,7 @@ def main() -> None:
         rows.append({**row, "started_from": pretrained})
     else:
         print(f"skipped the real-data run: {HME} not found")
-    report("det_accuracy" if not args.skip_synthetic else f"det_accuracy_{args.real_name}", rows, {"command": "bench/det_accuracy.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "set")})
+    report("det_accuracy" if not args.skip_synthetic else f"det_accuracy_{args.real_name}", rows, {"command": "bench/det_accuracy.py " + " ".join(sys.argv[1:])})
 
 
 if __name__ == "__main__":
