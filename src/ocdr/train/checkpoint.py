@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ocdr.errors import DataError
+from ocdr.fileio import _umask
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "make_model_record", "read_model_record"]
 
@@ -36,6 +37,7 @@ def save_checkpoint(obj: dict, path: str | Path) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is readable like any new file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
