@@ -225,7 +225,8 @@ def run_demo(spec: DemoSpec) -> dict:
 
 
 def _real_data(spec: DemoSpec, out: Path, ocr: OCR, det_spec: OcdnetSpec) -> dict:
-    found = [Path(p) for p in spec.real_data if Path(p).is_dir()]
+    project = Path(__file__).resolve().parents[2]  # the checkout, for relative paths when run elsewhere
+    found = [c for p in spec.real_data for c in (Path(p), project / p) if c.is_dir()][:1]
     if not found:
         log.info("no real images (looked in %s): skipped", ", ".join(spec.real_data) or "nothing")
         return {"skipped": f"none of {spec.real_data} exists"}
