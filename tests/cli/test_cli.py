@@ -102,3 +102,20 @@ def test_resolved_spec_is_saved_beside_the_result(tmp_path, capsys):
     spec = load_spec(IcdarSpec, saved)
     assert spec.split == "test" and spec.input_dir == str(src)
     assert (out / "test" / "gt" / "gt_a.txt").is_file()
+
+
+def test_double_dash_options_are_spec_overrides():
+    from ocdr.cli.main import options_as_overrides
+
+    assert options_as_overrides(["serve", "--detector", "d.onnx", "--port=8080", "--upside_down", "--skip-bad",
+                                 "-e", "--weird.yaml", "train.num_epochs=3", "--train.batch_size", "2"]) == [
+        "serve", "detector=d.onnx", "port=8080", "upside_down=true", "--skip-bad", "-e", "--weird.yaml",
+        "train.num_epochs=3", "train.batch_size=2"]
+
+
+def test_serve_spec_from_double_dash_options(capsys):
+    from ocdr.cli.main import main
+
+    assert main(["serve", "--detector", "d.onnx", "--port", "8081", "--print-spec"]) == 0
+    out = capsys.readouterr().out
+    assert "detector: d.onnx" in out and "port: 8081" in out

@@ -99,9 +99,36 @@ def run_command(cmd: Command, spec_file: str | None, overrides: list[str], print
     return result
 
 
+_OWN_OPTIONS = {"-e", "--experiment_spec", "--spec", "--print-spec", "--skip-bad", "-h", "--help", "-v", "--verbose"}
+
+
+def options_as_overrides(argv: list[str]) -> list[str]:
+    """``--key value`` and ``--key=value`` (any spec key, dotted ones too) become ``key=value``; a ``--flag``
+    with no value becomes ``flag=true``. So ``ocdr serve --port 8080`` and ``ocdr serve port=8080`` agree."""
+    out, i = [], 0
+    while i < len(argv):
+        tok = argv[i]
+        name = tok.split("=", 1)[0]
+        if tok.startswith("--") and len(tok) > 2 and name not in _OWN_OPTIONS:
+            if "=" in tok:
+                out.append(tok[2:])
+            elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                out.append(f"{tok[2:]}={argv[i + 1]}")
+                i += 1
+            else:
+                out.append(f"{tok[2:]}=true")
+        else:
+            out.append(tok)
+            if tok in ("-e", "--experiment_spec", "--spec") and i + 1 < len(argv):
+                out.append(argv[i + 1])
+                i += 1
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(options_as_overrides(sys.argv[1:] if argv is None else list(argv)))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     cmd = getattr(args, "command", None)
     if cmd is None:
