@@ -118,6 +118,12 @@ class OnnxGraphModule(nn.Module):
                 self._static[name] = arr
         self.input_names = [i.name for i in graph.input if i.name not in constants]
         self.output_names = [o.name for o in graph.output]
+        # Liveness: after node i, the values whose last reader it is are dropped, so that a forward pass holds
+        # only the live activations (keeping every intermediate cost gigabytes on a batch of word crops).
+        last_reader = {name: i for i, (_, ins, _, _) in enumerate(self.nodes) for name in ins}
+        self._free_after: list[list[str]] = [[] for _ in self.nodes]
+        for name, i in last_reader.items():
+            self._free_after[i].append(name)
 
     # ------------------------------------------------------------------ values
     def _value(self, name: str, env: dict):
@@ -149,9 +155,12 @@ class OnnxGraphModule(nn.Module):
         wanted = outputs or self.output_names
         last_needed = {n: i for i, (_, _, outs, _) in enumerate(self.nodes) for n in outs if n in wanted}
         stop = max(last_needed.values(), default=len(self.nodes) - 1) if outputs else len(self.nodes) - 1
-        for op, ins, outs, attrs in self.nodes[:stop + 1]:
-            result = getattr(self, f"_op_{op}")(ins, attrs, env)
-            env[outs[0]] = result
+        keep = set(wanted)
+        for i, (op, ins, outs, attrs) in enumerate(self.nodes[:stop + 1]):
+            env[outs[0]] = getattr(self, f"_op_{op}")(ins, attrs, env)
+            for name in self._free_after[i]:
+                if name not in keep:
+                    env.pop(name, None)
         missing = [n for n in wanted if n not in env]
         if missing:
             raise KeyError(f"no tensor named {missing[0]!r} in this graph")

@@ -1,0 +1,94 @@
+"""Choose the detector's post-processing for a dataset without touching its test split.
+
+The probability maps of a trained checkpoint are computed once per evaluation size; every combination of
+``postprocess.box_thresh``, ``postprocess.unclip_ratio`` and ``postprocess.thresh`` is then scored (numpy only)
+on *tuning* images taken from the training split. The best combination on the tuning images is then
+applied, once, to the test split, next to the defaults, so the test figure is not chosen on the test set.
+
+    .venv/bin/python bench/det_postprocess.py --checkpoint /tmp/det_bench/hme_finetuned_more/model_final.pth \\
+        --tune /tmp/det_bench/hme/train --tune-images 160 --test /tmp/det_bench/hme/test
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import replace
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from common import report
+from ocdr.config import load_spec
+from ocdr.config.ocdnet import OcdnetSpec
+from ocdr.data.det_dataset import det_collate
+from ocdr.eval.detection import DetectionMetric
+from ocdr.models.detection.postprocess import PostProcessConfig
+from ocdr.pipeline.detector import load_detector
+from ocdr.train.detection import detect_batch, make_eval_dataset
+
+
+def prob_maps(model, folder: str, image_size: int, limit: int) -> list[tuple[dict, np.ndarray]]:
+    """(batch, probability maps) for the first ``limit`` images of ``folder`` (all when 0)."""
+    spec = load_spec(OcdnetSpec, None, [f"dataset.image_size={image_size}"])
+    dataset = make_eval_dataset([folder], spec)
+    if limit:
+        # every k-th image, so the tuning images span the folder rather than its first writer or form
+        step = max(1, len(dataset) // limit)
+        dataset = Subset(dataset, list(range(0, len(dataset), step))[:limit])
+    out = []
+    with torch.no_grad():
+        for batch in DataLoader(dataset, batch_size=4, collate_fn=det_collate):
+            out.append((batch, model(batch["images"])["prob"][:, 0].float().numpy()))
+    return out
+
+
+def score(maps: list[tuple[dict, np.ndarray]], cfg: PostProcessConfig) -> dict:
+    metric = DetectionMetric()
+    for batch, probs in maps:
+        for (polys, _), gts, ign in zip(detect_batch(probs, batch, cfg), batch["polygons"], batch["ignore"]):
+            metric.update(gts, ign, polys)
+    return metric.compute()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--tune", required=True, help="folder (img/ + gt/) the setting is chosen on: not the test split")
+    ap.add_argument("--tune-images", type=int, default=160, help="how many tuning images (evenly spaced); 0: all")
+    ap.add_argument("--test", required=True, help="held-out folder the chosen setting is reported on")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[640, 800, 960])
+    ap.add_argument("--box-thresh", type=float, nargs="+", default=[0.4, 0.5, 0.55, 0.6, 0.7])
+    ap.add_argument("--unclip", type=float, nargs="+", default=[1.3, 1.5, 1.7, 2.0])
+    ap.add_argument("--thresh", type=float, nargs="+", default=[0.2, 0.3, 0.4])
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    model, _ = load_detector(args.checkpoint, "cpu")
+    default = PostProcessConfig()
+    tuned = []
+    for size in args.sizes:
+        maps = prob_maps(model, args.tune, size, args.tune_images)
+        for bt, un, th in itertools.product(args.box_thresh, args.unclip, args.thresh):
+            m = score(maps, replace(default, box_thresh=bt, unclip_ratio=un, thresh=th))
+            tuned.append({"size": size, "box_thresh": bt, "unclip_ratio": un, "thresh": th, "tune hmean": m["hmean"]})
+        print(f"size {size}: best tuning hmean so far {max(r['tune hmean'] for r in tuned):.4f}", flush=True)
+    best = max(tuned, key=lambda r: r["tune hmean"])
+    rows = []
+    for label, size, cfg in (("defaults (size 640)", 640, default),
+                             ("chosen on tuning images", best["size"],
+                              replace(default, box_thresh=best["box_thresh"], unclip_ratio=best["unclip_ratio"],
+                                      thresh=best["thresh"]))):
+        tune_row = next(r for r in tuned if (r["size"], r["box_thresh"], r["unclip_ratio"], r["thresh"])
+                        == (size, cfg.box_thresh, cfg.unclip_ratio, cfg.thresh)) if label != "defaults (size 640)" else None
+        test = score(prob_maps(model, args.test, size, 0), cfg)
+        tune_h = tune_row["tune hmean"] if tune_row else score(prob_maps(model, args.tune, size, args.tune_images), cfg)["hmean"]
+        rows.append({"setting": label, "size": size, "thresh": cfg.thresh, "box_thresh": cfg.box_thresh,
+                     "unclip_ratio": cfg.unclip_ratio, "tune hmean": tune_h, "test P": test["precision"],
+                     "test R": test["recall"], "test hmean": test["hmean"]})
+    report("det_postprocess", rows, {"command": "bench/det_postprocess.py " + " ".join(sys.argv[1:]),
+                                     "checkpoint": args.checkpoint, "grid": tuned})
+
+
+if __name__ == "__main__":
+    main()
