@@ -9,7 +9,8 @@ For every engine, each in its own fresh process (so that peak memory is its own)
   handwriting crops);
 - end-to-end images/s (detect + recognize every image, one at a time) and the process's peak RSS.
 
-Engines: ``--ocdr NAME=DET,REC`` (repeatable; .pth or .onnx), ``rapidocr`` (pip: rapidocr-onnxruntime, its
+Engines: ``--ocdr NAME=DET,REC[,key=value...]`` (repeatable; .pth or .onnx; keys: long_side, thresh, box_thresh,
+unclip_ratio, the detector's inference and post-processing settings), ``rapidocr`` (pip: rapidocr-onnxruntime, its
 wheel ships the PP-OCRv4 ONNX models) and ``tesseract`` (Debian: tesseract-ocr, English model; boxes are its
 text lines, since the ground truth has one box per expression or line). Missing engines are skipped with
 the reason.
@@ -49,11 +50,35 @@ class Engine:
         raise NotImplementedError
 
 
+OCDR_OPTIONS = {"long_side": int, "thresh": float, "box_thresh": float, "unclip_ratio": float}
+
+
+def parse_ocdr(spec: str) -> tuple[str, str, str, dict]:
+    """``NAME=DET,REC[,key=value...]`` -> (name, det, rec, options)."""
+    name, _, rest = spec.partition("=")
+    det, _, rest = rest.partition(",")
+    rec, *extra = rest.split(",")
+    options = {}
+    for item in extra:
+        key, eq, value = item.partition("=")
+        if not eq or key not in OCDR_OPTIONS:
+            raise SystemExit(f"--ocdr {spec!r}: '{item}' is not key=value with a key in {', '.join(OCDR_OPTIONS)}")
+        options[key] = OCDR_OPTIONS[key](value)
+    if not (name and det and rec):
+        raise SystemExit(f"--ocdr {spec!r}: expected NAME=DET,REC")
+    return name, det, rec, options
+
+
 class OcdrEngine(Engine):
-    def __init__(self, det: str, rec: str):
+    def __init__(self, det: str, rec: str, options: dict | None = None):
+        from dataclasses import replace
+
+        from ocdr.models.detection.postprocess import PostProcessConfig
         from ocdr.pipeline.ocr import OCR
 
-        self.ocr_ = OCR(det, rec)
+        options = dict(options or {})
+        long_side = options.pop("long_side", 736)
+        self.ocr_ = OCR(det, rec, long_side=long_side, postprocess=replace(PostProcessConfig(), **options))
 
     def detect(self, rgb):
         return list(self.ocr_.detector([rgb])[0].polygons)
@@ -135,12 +160,12 @@ class TesseractEngine(Engine):
         return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def make_engine(name: str, det: str = "", rec: str = "") -> Engine:
+def make_engine(name: str, det: str = "", rec: str = "", options: dict | None = None) -> Engine:
     if name == "rapidocr":
         return RapidEngine()
     if name == "tesseract":
         return TesseractEngine()
-    return OcdrEngine(det, rec)
+    return OcdrEngine(det, rec, options)
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -152,7 +177,7 @@ def worker(args) -> dict:
     from ocdr.eval.detection import DetectionMetric
     from ocdr.eval.recognition import RecognitionMetric
 
-    engine = make_engine(args.engine, args.det, args.rec)
+    engine = make_engine(args.engine, args.det, args.rec, json.loads(args.options))
     record = {"engine": args.label}
     for folder in args.det_data:
         folder = Path(folder)
@@ -198,8 +223,9 @@ def split_test(folder: Path, work: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC",
-                    help="an ocdr engine: detector and recognizer checkpoints or .onnx files")
+    ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC[,key=value...]",
+                    help="an ocdr engine: detector and recognizer checkpoints or .onnx files, then optional "
+                    f"detector settings ({', '.join(OCDR_OPTIONS)})")
     ap.add_argument("--det-data", nargs="*", default=None, help="ICDAR-style folders (img/ + gt/ or train|test); "
                     "the test split of a folder without one is the last 10%% by file name")
     ap.add_argument("--rec-data", nargs="*", default=None, help="gt_list.txt files of word crops with text")
@@ -212,6 +238,7 @@ def main() -> None:
     ap.add_argument("--label", help=argparse.SUPPRESS)
     ap.add_argument("--det", default="", help=argparse.SUPPRESS)
     ap.add_argument("--rec", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print("RESULT " + json.dumps(worker(args)))
@@ -232,15 +259,15 @@ def main() -> None:
         rec_data = [str(synth / "test" / "crops" / "gt_list.txt")]
     engines = []
     for spec in args.ocdr:
-        name, _, paths = spec.partition("=")
-        det, _, rec = paths.partition(",")
-        engines.append(("ocdr", name, det, rec))
+        name, det, rec, options = parse_ocdr(spec)
+        engines.append(("ocdr", name, det, rec, options))
     if not args.no_peers:
-        engines += [("rapidocr", "rapidocr (PP-OCRv4 mobile)", "", ""), ("tesseract", "tesseract 5 (eng)", "", "")]
+        engines += [("rapidocr", "rapidocr (PP-OCRv4 mobile)", "", "", {}), ("tesseract", "tesseract 5 (eng)", "", "", {})]
     rows, skipped = [], {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")])}
-    for engine, label, det, rec in engines:
+    for engine, label, det, rec, options in engines:
         cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--label", label, "--det", det, "--rec", rec,
+               "--options", json.dumps(options),
                "--max-crops", str(args.max_crops), "--det-data", *map(str, det_tests), "--rec-data", *rec_data]
         print(f"running {label} ...", flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -30,6 +30,20 @@ def test_keep_aspect_ratio_pads_on_the_right():
     assert wide.shape == (32, 100)  # too wide: squeezed to the full width
 
 
+def test_zero_padding_is_mid_grey_after_normalisation():
+    """PaddleOCR's padding: a 20 x 40 crop at height 48 is 96 px wide; columns 96..319 are exactly 0."""
+    img = np.full((20, 40, 3), 255, np.uint8)
+    x = to_input(img, 48, 320, channels=3, keep_aspect_ratio=True, pad="zero")
+    assert x.shape == (3, 48, 320)
+    assert np.allclose(x[:, :, :96], 1.0) and np.all(x[:, :, 96:] == 0.0)
+    edge = to_input(img, 48, 320, channels=3, keep_aspect_ratio=True, pad="edge")
+    assert np.allclose(edge, 1.0)  # the white last column repeated
+    stretched = to_input(img, 48, 320, channels=3, keep_aspect_ratio=False, pad="zero")
+    assert np.allclose(stretched, 1.0)  # nothing to pad when stretching
+    with pytest.raises(ValueError, match="pad must be edge or zero"):
+        to_input(img, 48, 320, channels=3, keep_aspect_ratio=True, pad="white")
+
+
 def test_to_input_range_and_layout():
     x = to_input(_word(), 32, 100, channels=1)
     assert x.shape == (1, 32, 100) and x.dtype == np.float32

@@ -35,6 +35,8 @@ class RecModelSpec:
     input_height: int = field(default=32, metadata={"help": "input height (64 for ViT)"})
     input_channel: int = field(default=1, metadata={"help": "1 (gray) or 3 (RGB)"})
     keep_aspect_ratio: bool = field(default=False, metadata={"help": "pad instead of stretching"})
+    pad: str = field(default="edge", metadata={"help": "with keep_aspect_ratio, fill the right with: edge (the crop's last "
+                                                       "column) | zero (0 after normalisation, mid-grey: PaddleOCR's)"})
     pretrained_model_path: str = field(default="", metadata={"help": "start from this checkpoint (head surgery when the character list differs), or ppocr-v4-rec"})
 
 
@@ -96,6 +98,8 @@ class OcrnetSpec:
         self.dataset.augmentation.validate()
         if self.model.sequence != "BiLSTM":
             raise ConfigError(f"model.sequence: '{self.model.sequence}' is not available (BiLSTM)")
+        if self.model.pad not in ("edge", "zero"):
+            raise ConfigError(f"model.pad: '{self.model.pad}' is not one of edge, zero")
         if self.model.input_channel not in (1, 3):
             raise ConfigError(f"model.input_channel must be 1 or 3, got {self.model.input_channel}")
         if self.dataset.unknown_char not in ("drop", "unk", "error"):

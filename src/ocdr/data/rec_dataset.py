@@ -47,13 +47,13 @@ def source_labels(ds: Dataset) -> list[str]:
 class RecognitionDataset(Dataset):
     def __init__(self, sources: list[str], charset, max_label_length: int = 25, height: int = 32, width: int = 100,
                  channels: int = 1, keep_aspect_ratio: bool = False, aug: RecAugSpec | None = None,
-                 train: bool = True, seed: int = 0, skip_bad: bool = False):
+                 train: bool = True, seed: int = 0, skip_bad: bool = False, pad: str = "edge"):
         if not sources:
             raise DataError(None, "no recognition data given")
         parts = [open_source(s, skip_bad) for s in sources]
         self.base = ConcatDataset(parts)
         self.charset = charset
-        self.size = (height, width, channels, keep_aspect_ratio)
+        self.size = (height, width, channels, keep_aspect_ratio, pad)
         self.aug, self.train, self.seed, self.epoch = aug or RecAugSpec(), train, seed, 0
         self.dropped: Counter = Counter()
         self.indices = []
@@ -95,8 +95,8 @@ class RecognitionDataset(Dataset):
         image = item["image"]
         if self.train:
             image = augment_crop(image, self.aug, np.random.default_rng([self.seed, self.epoch, index]))
-        h, w, c, keep = self.size
-        return {"images": torch.from_numpy(to_input(image, h, w, c, keep)), "label": item["label"]}
+        h, w, c, keep, pad = self.size
+        return {"images": torch.from_numpy(to_input(image, h, w, c, keep, pad)), "label": item["label"]}
 
 
 def rec_collate(batch: list[dict]) -> dict:

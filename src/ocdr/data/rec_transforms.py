@@ -13,7 +13,7 @@ import numpy as np
 
 from ocdr.errors import ConfigError
 
-__all__ = ["RecAugSpec", "augment_crop", "resize_crop", "to_input"]
+__all__ = ["RecAugSpec", "augment_crop", "kept_width", "resize_crop", "to_input"]
 
 
 @dataclass
@@ -53,6 +53,11 @@ def augment_crop(image: np.ndarray, spec: RecAugSpec, rng: np.random.Generator) 
     return img
 
 
+def kept_width(h: int, w: int, height: int, width: int) -> int:
+    """Width of an ``h x w`` crop scaled to ``height`` keeping its ratio, at most ``width``."""
+    return min(width, max(1, int(round(w * height / max(h, 1)))))
+
+
 def resize_crop(image: np.ndarray, height: int, width: int, channels: int = 1,
                 keep_aspect_ratio: bool = False) -> np.ndarray:
     """uint8 (height, width[, 3]): gray when ``channels`` is 1; right-padded when keeping the ratio."""
@@ -60,7 +65,7 @@ def resize_crop(image: np.ndarray, height: int, width: int, channels: int = 1,
     h, w = img.shape[:2]
     if not keep_aspect_ratio:
         return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if w > width else cv2.INTER_CUBIC)
-    new_w = min(width, max(1, int(round(w * height / max(h, 1)))))
+    new_w = kept_width(h, w, height, width)
     resized = cv2.resize(img, (new_w, height), interpolation=cv2.INTER_AREA if w > new_w else cv2.INTER_CUBIC)
     out = np.zeros((height, width) + img.shape[2:], np.uint8)
     out[:, :new_w] = resized
@@ -70,7 +75,14 @@ def resize_crop(image: np.ndarray, height: int, width: int, channels: int = 1,
 
 
 def to_input(image: np.ndarray, height: int, width: int, channels: int = 1,
-             keep_aspect_ratio: bool = False) -> np.ndarray:
-    """RGB uint8 crop -> float32 (channels, height, width) in [-1, 1]."""
+             keep_aspect_ratio: bool = False, pad: str = "edge") -> np.ndarray:
+    """RGB uint8 crop -> float32 (channels, height, width) in [-1, 1].
+
+    ``pad`` (with ``keep_aspect_ratio``): ``edge`` repeats the crop's last column; ``zero`` fills with 0 after
+    normalisation (mid-grey), as PaddleOCR pads, which its recognizers were trained on."""
     img = resize_crop(image, height, width, channels, keep_aspect_ratio).astype(np.float32) / 127.5 - 1.0
+    if keep_aspect_ratio and pad == "zero":
+        img[:, kept_width(image.shape[0], image.shape[1], height, width):] = 0.0
+    elif pad not in ("edge", "zero"):
+        raise ValueError(f"pad must be edge or zero, got {pad!r}")
     return img[None] if img.ndim == 2 else img.transpose(2, 0, 1).copy()

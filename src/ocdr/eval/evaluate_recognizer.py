@@ -61,6 +61,7 @@ def _with_model_of(spec: OcrnetSpec, record: dict) -> OcrnetSpec:
     m = record["spec"]["model"]
     spec.model.input_height, spec.model.input_width = m["input_height"], m["input_width"]
     spec.model.input_channel, spec.model.keep_aspect_ratio = m["input_channel"], m.get("keep_aspect_ratio", False)
+    spec.model.pad = m.get("pad", "edge")
     return spec
 
 

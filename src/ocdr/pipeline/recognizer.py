@@ -24,7 +24,8 @@ __all__ = ["load_recognizer", "RecognizerPredictor", "decode_ctc_ids", "input_ge
 def input_geometry(record: dict) -> dict:
     m = record["spec"]["model"]
     return {"height": int(m["input_height"]), "width": int(m["input_width"]), "channels": int(m["input_channel"]),
-            "keep_aspect_ratio": bool(m.get("keep_aspect_ratio", False)), "prediction": m["prediction"]}
+            "keep_aspect_ratio": bool(m.get("keep_aspect_ratio", False)), "pad": m.get("pad", "edge"),
+            "prediction": m["prediction"]}
 
 
 def load_recognizer(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict, Charset]:
@@ -69,7 +70,8 @@ class RecognizerPredictor:
 
     def preprocess(self, crops: list[np.ndarray]) -> np.ndarray:
         g = self.geometry
-        return np.stack([to_input(c, g["height"], g["width"], g["channels"], g["keep_aspect_ratio"]) for c in crops])
+        return np.stack([to_input(c, g["height"], g["width"], g["channels"], g["keep_aspect_ratio"], g.get("pad", "edge"))
+                         for c in crops])
 
     def _run(self, batch: np.ndarray) -> list[tuple[str, float]]:
         if self.backend == "onnxruntime":

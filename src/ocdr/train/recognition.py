@@ -114,10 +114,11 @@ def adapt_to_pretrained(spec: OcrnetSpec) -> dict | None:
     record = read_pretrained(m.pretrained_model_path, "recognizer")
     if record["model"]["name"] in IMPORTED_MODELS:
         src = record["spec"]["model"]
-        for key in ("backbone", "prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "TPS"):
-            if getattr(m, key) != src[key]:
-                log.info("model.%s=%s (from the pretrained %s)", key, src[key], m.pretrained_model_path)
-                setattr(m, key, src[key])
+        for key in ("backbone", "prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "pad", "TPS"):
+            value = src.get(key, "zero" if key == "pad" else getattr(m, key))  # imports older than model.pad
+            if getattr(m, key) != value:
+                log.info("model.%s=%s (from the pretrained %s)", key, value, m.pretrained_model_path)
+                setattr(m, key, value)
     return record
 
 
@@ -154,7 +155,7 @@ def make_dataset(sources: list[str], spec: OcrnetSpec, charset: Charset, train: 
     m, d = spec.model, spec.dataset
     return RecognitionDataset(sources, charset, d.max_label_length, m.input_height, m.input_width, m.input_channel,
                               m.keep_aspect_ratio, d.augmentation, train=train, seed=spec.train.seed,
-                              skip_bad=d.skip_bad)
+                              skip_bad=d.skip_bad, pad=m.pad)
 
 
 def train_recognizer(spec: OcrnetSpec) -> dict:

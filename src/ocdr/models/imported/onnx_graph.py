@@ -118,12 +118,18 @@ class OnnxGraphModule(nn.Module):
                 self._static[name] = arr
         self.input_names = [i.name for i in graph.input if i.name not in constants]
         self.output_names = [o.name for o in graph.output]
-        # Liveness: after node i, the values whose last reader it is are dropped, so that a forward pass holds
-        # only the live activations (keeping every intermediate cost gigabytes on a batch of word crops).
-        last_reader = {name: i for i, (_, ins, _, _) in enumerate(self.nodes) for name in ins}
-        self._free_after: list[list[str]] = [[] for _ in self.nodes]
-        for name, i in last_reader.items():
-            self._free_after[i].append(name)
+
+    def _liveness(self) -> list[list[str]]:
+        """For each node, the values it is the last reader of: a forward pass drops them once it has run, so it
+        holds only live activations (keeping every intermediate cost gigabytes on a batch of word crops).
+        Recomputed whenever ``nodes`` is replaced (the recognizer import cuts the graph)."""
+        if getattr(self, "_liveness_of", None) is not self.nodes:
+            last_reader = {name: i for i, (_, ins, _, _) in enumerate(self.nodes) for name in ins}
+            free: list[list[str]] = [[] for _ in self.nodes]
+            for name, i in last_reader.items():
+                free[i].append(name)
+            self._free_after, self._liveness_of = free, self.nodes
+        return self._free_after
 
     # ------------------------------------------------------------------ values
     def _value(self, name: str, env: dict):
@@ -155,10 +161,10 @@ class OnnxGraphModule(nn.Module):
         wanted = outputs or self.output_names
         last_needed = {n: i for i, (_, _, outs, _) in enumerate(self.nodes) for n in outs if n in wanted}
         stop = max(last_needed.values(), default=len(self.nodes) - 1) if outputs else len(self.nodes) - 1
-        keep = set(wanted)
+        keep, free_after = set(wanted), self._liveness()
         for i, (op, ins, outs, attrs) in enumerate(self.nodes[:stop + 1]):
             env[outs[0]] = getattr(self, f"_op_{op}")(ins, attrs, env)
-            for name in self._free_after[i]:
+            for name in free_after[i]:
                 if name not in keep:
                     env.pop(name, None)
         missing = [n for n in wanted if n not in env]

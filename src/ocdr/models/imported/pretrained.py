@@ -52,7 +52,7 @@ def import_record(alias: str) -> dict:
     model = PPOCRRec(OnnxGraphModule(onnx_model))
     spec = spec_to_dict(OcrnetSpec())
     spec["model"].update(backbone="PPOCRv4", input_channel=3, input_height=48, input_width=320,
-                         keep_aspect_ratio=True, prediction="CTC")
+                         keep_aspect_ratio=True, pad="zero", prediction="CTC")
     spec["dataset"]["max_label_length"] = 40
     num_classes = Charset(chars).num_classes_ctc
     if num_classes != model.head.fc.out_features:
