@@ -4,7 +4,8 @@ A. parity: on the held-out 10% of ../shared/data/hme_handwritten_det, the import
    own detector, both with RapidOCR's pre-processing (min side 736, BGR, (x - 0.5) / 0.5) and its DB
    post-processing (thresh 0.3, box_thresh 0.5, unclip 1.6, dilation): ICDAR 2015 hmean of each, and the
    largest probability-map difference, of the converted graph alone on RapidOCR's input and of the whole
-   ocdr model (RGB, ImageNet-normalised input folded into its first layer).
+   ocdr model (RGB, ImageNet-normalised input folded into its first layer), and of each float32 run (the
+   converted graph, ONNX Runtime) from the same graph evaluated in float64.
 B. fine-tuning on the real handwriting (90% split), same architecture and budget: from the import vs from
    random initialisation; hmean on the 10% held out (ocdr evaluate, long side 640).
 C. fine-tuning on synthetic handwriting-like pages and crops for a bounded time: held-out synthetic hmean and
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -55,7 +57,8 @@ def part_a(test: Path) -> dict:
     td = RapidOCR().text_det
     model, _ = load_detector("ppocr-v4-det")
     metrics = {"rapidocr": DetectionMetric(), "ocdr import": DetectionMetric()}
-    worst, worst_graph = 0.0, 0.0
+    worst, worst_graph, worst_exact, ort_exact = 0.0, 0.0, 0.0, 0.0
+    exact = copy.deepcopy(model.graph).double()  # the same graph in float64: what both float32 runs approximate
     for path in list_images(test / "img"):
         rgb = read_image(path)
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
@@ -70,13 +73,17 @@ def part_a(test: Path) -> dict:
         with torch.no_grad():
             prob = model(torch.from_numpy(ours_in))["prob"].numpy()
             graph_prob = model.graph(torch.from_numpy(x)).numpy()  # the converted graph on RapidOCR's own input
+            exact_prob = exact(torch.from_numpy(x).double()).numpy()
         reference = td.infer(x)[0]
         worst = max(worst, float(np.abs(prob - reference).max()))
         worst_graph = max(worst_graph, float(np.abs(graph_prob - reference).max()))
+        worst_exact = max(worst_exact, float(np.abs(graph_prob - exact_prob).max()))
+        ort_exact = max(ort_exact, float(np.abs(reference - exact_prob).max()))
         boxes, _ = td.postprocess_op(prob, (h, w))
         boxes = td.filter_tag_det_res(boxes, (h, w))
         metrics["ocdr import"].update(gts, ign, list(boxes))
-    return {name: {**m.compute(), "max_abs_map_diff": worst, "max_abs_graph_diff": worst_graph}
+    return {name: {**m.compute(), "max_abs_map_diff": worst, "max_abs_graph_diff": worst_graph,
+                   "max_abs_graph_vs_float64": worst_exact, "max_abs_ort_vs_float64": ort_exact}
             for name, m in metrics.items()}
 
 
@@ -107,6 +114,7 @@ def train_eval_det(work: Path, name: str, train: Path, test: Path, start: str, m
                                         f"dataset.validate_data_path=[{test}]", f"model.pretrained_model_path={start}",
                                         f"train.results_dir={work / name}", f"train.max_minutes={minutes}",
                                         f"train.num_epochs={epochs}", "postprocess.box_thresh=0.5"])
+    shutil.rmtree(work / name, ignore_errors=True)  # a fresh run: never resume an earlier one's checkpoint
     t = time.perf_counter()
     trained = train_detector(spec)
     row = {"run": name, "steps": trained["steps"], "train_minutes": round((time.perf_counter() - t) / 60, 1)}
@@ -139,6 +147,7 @@ def rec_row(work: Path, name: str, checkpoint: str, sets: dict[str, Path], chars
                                             f"dataset.val_dataset_dir=[{next(iter(sets.values()))}]",
                                             f"train.results_dir={work / name}", f"train.max_minutes={minutes}",
                                             f"train.num_epochs={epochs}", "train.optim.lr=3e-4"])
+        shutil.rmtree(work / name, ignore_errors=True)  # a fresh run: never resume an earlier one's checkpoint
         t = time.perf_counter()
         row["steps"] = train_recognizer(spec)["steps"]
         row["train_minutes"] = round((time.perf_counter() - t) / 60, 1)
@@ -157,6 +166,8 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/ocdr_ppocr_bench")
     ap.add_argument("--parts", nargs="*", default=["A", "B", "C"])
     ap.add_argument("--minutes", type=float, default=8, help="budget of each training run")
+    ap.add_argument("--rec-minutes", type=float, default=0, help="budget of the recognizer run of part C "
+                    "(default: --minutes)")
     ap.add_argument("--epochs", type=int, default=6, help="LR schedule of each run (the budget may stop sooner)")
     ap.add_argument("--keep-other-parts", action="store_true",
                     help="keep the rows of parts not run from the previous bench/results/ppocr_import.json")
@@ -171,7 +182,9 @@ def main() -> None:
     if "A" in args.parts:
         for engine, m in part_a(hme / "test").items():
             rows.append({"part": "A", "run": engine, "hme hmean": m["hmean"], "P": m["precision"], "R": m["recall"],
-                         "max |graph diff|": m["max_abs_graph_diff"], "max |map diff|": m["max_abs_map_diff"]})
+                         "max |graph diff|": m["max_abs_graph_diff"], "max |map diff|": m["max_abs_map_diff"],
+                         "max |graph - f64|": m["max_abs_graph_vs_float64"],
+                         "max |ORT - f64|": m["max_abs_ort_vs_float64"]})
     if "B" in args.parts:
         random_ckpt = random_init_checkpoint(work / "ppocr_det_random.pth")
         for name, start in (("from import", "ppocr-v4-det"), ("from random init", str(random_ckpt))):
@@ -193,7 +206,7 @@ def main() -> None:
         crops = {"synthetic": synth / "test" / "crops", "printed": printed / "test" / "crops"}
         rows.append({"part": "C", **rec_row(work, "C_rec_import", "ppocr-v4-rec", crops, charset),
                      "run": "recognizer: import"})
-        rows.append({"part": "C", **rec_row(work, "C_rec_tuned", "ppocr-v4-rec", crops, charset, args.minutes,
+        rows.append({"part": "C", **rec_row(work, "C_rec_tuned", "ppocr-v4-rec", crops, charset, args.rec_minutes or args.minutes,
                                              synth / "train" / "crops", args.epochs),
                      "run": "recognizer: import + synthetic fine-tune"})
     previous = RESULTS / "ppocr_import.json"
