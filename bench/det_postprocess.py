@@ -74,15 +74,13 @@ def main() -> None:
             tuned.append({"size": size, "box_thresh": bt, "unclip_ratio": un, "thresh": th, "tune hmean": m["hmean"]})
         print(f"size {size}: best tuning hmean so far {max(r['tune hmean'] for r in tuned):.4f}", flush=True)
     best = max(tuned, key=lambda r: r["tune hmean"])
+    chosen = replace(default, box_thresh=best["box_thresh"], unclip_ratio=best["unclip_ratio"], thresh=best["thresh"])
     rows = []
-    for label, size, cfg in (("defaults (size 640)", 640, default),
-                             ("chosen on tuning images", best["size"],
-                              replace(default, box_thresh=best["box_thresh"], unclip_ratio=best["unclip_ratio"],
-                                      thresh=best["thresh"]))):
-        tune_row = next(r for r in tuned if (r["size"], r["box_thresh"], r["unclip_ratio"], r["thresh"])
-                        == (size, cfg.box_thresh, cfg.unclip_ratio, cfg.thresh)) if label != "defaults (size 640)" else None
+    for label, size, cfg in (("defaults (size 640)", 640, default), ("chosen on tuning images", best["size"], chosen)):
+        key = (size, cfg.box_thresh, cfg.unclip_ratio, cfg.thresh)
+        known = [r["tune hmean"] for r in tuned if (r["size"], r["box_thresh"], r["unclip_ratio"], r["thresh"]) == key]
+        tune_h = known[0] if known else score(prob_maps(model, args.tune, size, args.tune_images), cfg)["hmean"]
         test = score(prob_maps(model, args.test, size, 0), cfg)
-        tune_h = tune_row["tune hmean"] if tune_row else score(prob_maps(model, args.tune, size, args.tune_images), cfg)["hmean"]
         rows.append({"setting": label, "size": size, "thresh": cfg.thresh, "box_thresh": cfg.box_thresh,
                      "unclip_ratio": cfg.unclip_ratio, "tune hmean": tune_h, "test P": test["precision"],
                      "test R": test["recall"], "test hmean": test["hmean"]})

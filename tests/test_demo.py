@@ -1,7 +1,6 @@
 """``ocdr demo`` end to end on tiny models and a tiny budget: every stage runs and the report links what it shows."""
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -3,42 +3,29 @@ model.py, run in-process against a stand-in for ``triton_python_backend_utils``,
 import importlib.util
 import io
 import json
+import shutil
 import sys
 import types
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-import torch
 from PIL import Image
 
 import ocdr
-from ocdr.config import load_spec, spec_to_dict
-from ocdr.config.ocdnet import OcdnetSpec
-from ocdr.config.ocrnet import OcrnetSpec
-from ocdr.data.charset import Charset
+from ocdr.config import load_spec
 from ocdr.errors import ConfigError
-from ocdr.export.onnx_export import export_detector
 from ocdr.export.triton import TritonSpec, export_triton
 from ocdr.models.detection.postprocess import PostProcessConfig
-from ocdr.models.registry import build_model
-from ocdr.train.checkpoint import make_model_record, save_checkpoint
 
 LOOSE = ["postprocess.thresh=0.0", "postprocess.box_thresh=0.0", "postprocess.min_size=1", "long_side=128"]
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
+def repo(tiny_models, tmp_path_factory):
     root = tmp_path_factory.mktemp("triton")
-    torch.manual_seed(0)
-    det = build_model("dbnet_tiny").eval()
-    export_detector(det, root / "det.onnx")
-    charset = Charset(list("abcdefghij "))
-    rec = build_model("crnn_tiny", num_classes=charset.num_classes_ctc).eval()
-    spec = spec_to_dict(OcrnetSpec())
-    spec["model"]["backbone"] = "tiny"
-    save_checkpoint(make_model_record("recognizer", "crnn_tiny", {"num_classes": charset.num_classes_ctc},
-                                      rec.state_dict(), spec, charset.to_list()), root / "rec.pth")
+    for name in ("det.onnx", "rec.pth"):
+        shutil.copy(tiny_models / name, root / name)
     spec = load_spec(TritonSpec, None, [f"detector={root / 'det.onnx'}", f"recognizer={root / 'rec.pth'}",
                                         f"out={root / 'repo'}", *LOOSE])
     export_triton(spec)

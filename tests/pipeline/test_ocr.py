@@ -4,40 +4,17 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import ocdr
-from ocdr.config import spec_to_dict
-from ocdr.config.ocdnet import OcdnetSpec
-from ocdr.config.ocrnet import OcrnetSpec
-from ocdr.data.charset import Charset
 from ocdr.errors import DataError
-from ocdr.export.onnx_export import export_detector, export_recognizer
 from ocdr.models.detection.postprocess import PostProcessConfig
-from ocdr.models.registry import build_model
 from ocdr.pipeline.ocr import Word, group_lines, to_image
-from ocdr.train.checkpoint import make_model_record, save_checkpoint
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """Untrained tiny models saved as ordinary checkpoints and exported: enough to exercise every stage."""
-    root = tmp_path_factory.mktemp("ocr")
-    torch.manual_seed(0)
-    det = build_model("dbnet_tiny").eval()
-    save_checkpoint(make_model_record("detector", "dbnet_tiny", {}, det.state_dict(), spec_to_dict(OcdnetSpec())),
-                    root / "det.pth")
-    charset = Charset(list("abcdefghij "))
-    rec = build_model("crnn_tiny", num_classes=charset.num_classes_ctc).eval()
-    spec = spec_to_dict(OcrnetSpec())
-    spec["model"]["backbone"] = "tiny"
-    save_checkpoint(make_model_record("recognizer", "crnn_tiny", {"num_classes": charset.num_classes_ctc},
-                                      rec.state_dict(), spec, charset.to_list()), root / "rec.pth")
-    export_detector(det, root / "det.onnx")
-    export_recognizer(rec, root / "rec.onnx", charset,
-                      {"height": 32, "width": 100, "channels": 1, "keep_aspect_ratio": False, "prediction": "CTC"})
-    return root
+def models(tiny_models):
+    return tiny_models
 
 
 def _page():

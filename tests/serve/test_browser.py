@@ -1,6 +1,5 @@
 """The web page, end to end in a real headless browser (Debian chromium driven by Playwright): choose an image,
 see the words the API returns listed and drawn."""
-import io
 import shutil
 import socket
 import threading

@@ -8,38 +8,21 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import ocdr  # noqa: E402
-from ocdr.config import load_spec, spec_to_dict  # noqa: E402
-from ocdr.config.ocdnet import OcdnetSpec  # noqa: E402
-from ocdr.config.ocrnet import OcrnetSpec  # noqa: E402
-from ocdr.data.charset import Charset  # noqa: E402
+from ocdr.config import load_spec  # noqa: E402
 from ocdr.models.detection.postprocess import PostProcessConfig  # noqa: E402
-from ocdr.models.registry import build_model  # noqa: E402
 from ocdr.serve.app import Batcher, ServeSpec, create_app  # noqa: E402
-from ocdr.train.checkpoint import make_model_record, save_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def ocr(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve")
-    torch.manual_seed(0)
-    det = build_model("dbnet_tiny").eval()
-    save_checkpoint(make_model_record("detector", "dbnet_tiny", {}, det.state_dict(), spec_to_dict(OcdnetSpec())),
-                    root / "det.pth")
-    charset = Charset(list("abcdefghij "))
-    rec = build_model("crnn_tiny", num_classes=charset.num_classes_ctc).eval()
-    spec = spec_to_dict(OcrnetSpec())
-    spec["model"]["backbone"] = "tiny"
-    save_checkpoint(make_model_record("recognizer", "crnn_tiny", {"num_classes": charset.num_classes_ctc},
-                                      rec.state_dict(), spec, charset.to_list()), root / "rec.pth")
+def ocr(tiny_models):
     loose = PostProcessConfig(thresh=0.0, box_thresh=0.0, min_size=1)
-    return ocdr.OCR(root / "det.pth", root / "rec.pth", postprocess=loose, long_side=128)
+    return ocdr.OCR(tiny_models / "det.pth", tiny_models / "rec.pth", postprocess=loose, long_side=128)
 
 
 def _png(h=96, w=128, seed=0) -> bytes:

@@ -9,7 +9,6 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 from ocdr.cli.registry import COMMANDS, Command
 from ocdr.config import describe_spec, load_spec, save_spec, spec_to_yaml

@@ -8,7 +8,6 @@ Crops from every image of a call are recognised together, in batches.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -16,7 +16,6 @@ from ocdr.eval.recognition import RecognitionMetric
 from ocdr.models.recognition.decode import ctc_greedy_decode
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
-from ocdr.train.checkpoint import read_model_record
 from ocdr.train.harness import TrainTask, fit
 
 __all__ = ["RecognitionTask", "train_recognizer", "build_recognizer", "make_targets", "decode_batch", "load_charset"]

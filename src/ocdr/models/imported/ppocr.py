@@ -35,6 +35,7 @@ from ocdr.models.detection.dbnet import _Branch, _check_input
 from ocdr.models.detection.loss import DBLoss
 from ocdr.models.imported.onnx_graph import OnnxGraphModule, load_onnx, structural_constants
 from ocdr.models.registry import register_model
+from ocdr.models.recognition.model import ctc_loss
 
 __all__ = ["PPOCR_FILES", "wheel_model_path", "skeleton_of", "graph_from_skeleton", "ppocr_charset",
            "PPOCRDet", "PPOCRRec", "ppocr_det", "ppocr_rec"]
@@ -200,11 +201,7 @@ class PPOCRRec(nn.Module):
             return ids, prob
         out = {"logits": logits, "probs": probs}
         if targets is not None:
-            log_probs = torch.log_softmax(logits.float(), dim=-1).transpose(0, 1)
-            t, b = log_probs.shape[:2]
-            lengths = torch.full((b,), t, dtype=torch.long, device=logits.device)
-            out["loss"] = torch.nn.functional.ctc_loss(log_probs, targets["ctc_targets"], lengths,
-                                                       targets["target_lengths"], blank=0, zero_infinity=True)
+            out["loss"] = ctc_loss(logits, targets)
         return out
 
 

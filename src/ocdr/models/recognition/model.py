@@ -22,7 +22,7 @@ from ocdr.models.recognition.heads import AttentionHead, BidirectionalLSTM, CTCH
 from ocdr.models.recognition.tps import TPS
 from ocdr.models.registry import register_model
 
-__all__ = ["Recognizer"]
+__all__ = ["Recognizer", "ctc_loss"]
 
 
 class Recognizer(nn.Module):
@@ -66,15 +66,20 @@ class Recognizer(nn.Module):
 
     def _loss(self, logits: torch.Tensor, targets: dict) -> torch.Tensor:
         if self.prediction == "CTC":
-            log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (T, B, C)
-            t, b = log_probs.shape[:2]
-            lengths = torch.full((b,), t, dtype=torch.long, device=logits.device)
-            return F.ctc_loss(log_probs, targets["ctc_targets"], lengths, targets["target_lengths"], blank=0,
-                              zero_infinity=True)
+            return ctc_loss(logits, targets)
         gold = targets["attn_targets"][:, : logits.shape[1]]
         steps = torch.arange(gold.shape[1], device=gold.device)[None]
         gold = gold.masked_fill(steps >= targets["target_lengths"][:, None], -100)  # ignore after EOS
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), gold.reshape(-1), ignore_index=-100)
+
+
+def ctc_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
+    """CTC loss of (B, T, C) logits, every sequence using all T steps; blank is class 0."""
+    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (T, B, C)
+    t, b = log_probs.shape[:2]
+    lengths = torch.full((b,), t, dtype=torch.long, device=logits.device)
+    return F.ctc_loss(log_probs, targets["ctc_targets"], lengths, targets["target_lengths"], blank=0,
+                      zero_infinity=True)
 
 
 def _recognizer(feature: nn.Module, num_classes: int, prediction: str, input_channels: int, input_height: int,
