@@ -195,7 +195,7 @@ def run_demo(spec: DemoSpec) -> dict:
     rec_onnx = export_recognizer_command(rec_spec)
 
     _stage(5, "running the pipeline (ONNX Runtime) on the held-out pages and the real images")
-    ocr = OCR(det_spec.export.onnx_file, rec_spec.export.onnx_file, postprocess=det_spec.postprocess)
+    ocr = OCR(det_spec.export.onnx_file, rec_spec.export.onnx_file, postprocess=det_spec.postprocess.given())
     e2e = EndToEndMetric()
     t = time.perf_counter()
     shown_synth = _pipeline_on_pages(ocr, data / "test", out / "pipeline" / "synthetic", spec.show_images, e2e)

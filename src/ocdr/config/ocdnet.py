@@ -6,10 +6,11 @@ default, so each command runs with no spec on the synthetic dataset (generated o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from ocdr.data.transforms import DetAugSpec
 from ocdr.errors import ConfigError
-from ocdr.models.detection.postprocess import PostProcessConfig
+from ocdr.config.pipeline import BACKEND_HELP, PostProcessOverrides, validate_backend
 from ocdr.train.spec import OptimSpec, TrainSpec
 
 __all__ = ["OcdnetSpec", "BACKBONES", "model_name_for"]
@@ -67,8 +68,9 @@ class DetInferenceSpec:
     checkpoint: str = field(default="runs/ocdnet/train/model_final.pth", metadata={"help": "model (.pth) or exported .onnx"})
     input: str = field(default="data/synth/test/img", metadata={"help": "an image file or a folder of images"})
     results_dir: str = field(default="runs/ocdnet/inference", metadata={"help": "annotated images and txt"})
-    backend: str = field(default="torch", metadata={"help": "torch | onnxruntime"})
-    long_side: int = field(default=736, metadata={"help": "images are resized so the long side is this (multiple of 32)"})
+    backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
+    long_side: Optional[int] = field(default=None, metadata={"help": "images are resized so the long side is this "
+                                                                     "(multiple of 32); null: the model's own rule"})
     tiled: bool = field(default=False, metadata={"help": "run overlapping tiles at full resolution (large pages)"})
     tile_size: int = field(default=640, metadata={"help": "tile side (multiple of 32)"})
     tile_overlap: int = field(default=128, metadata={"help": "tile overlap in pixels"})
@@ -98,7 +100,8 @@ class OcdnetSpec:
     train: TrainSpec = field(default_factory=lambda: TrainSpec(
         num_epochs=10, batch_size=4, results_dir="runs/ocdnet/train", clip_grad_norm=5.0,
         optim=OptimSpec(optim="adam", lr=1e-3, lr_scheduler="poly", warmup_epochs=1.0)))
-    postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
+    # null keys: the model's own post-processing (evaluate, inference) or ocdr's defaults (training)
+    postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
     evaluate: DetEvaluateSpec = field(default_factory=DetEvaluateSpec)
     inference: DetInferenceSpec = field(default_factory=DetInferenceSpec)
     export: DetExportSpec = field(default_factory=DetExportSpec)
@@ -109,11 +112,10 @@ class OcdnetSpec:
         self.train.validate()
         if self.dataset.augmentation.crop_size % 32 or self.dataset.image_size % 32:
             raise ConfigError("dataset.augmentation.crop_size and dataset.image_size must be multiples of 32")
-        if self.inference.backend not in ("torch", "onnxruntime"):
-            raise ConfigError(f"inference.backend: '{self.inference.backend}' is not one of torch, onnxruntime")
+        validate_backend(self.inference.backend)
         if self.model.load_pruned_graph and not self.model.pruned_graph_path:
             raise ConfigError("model.load_pruned_graph=true needs model.pruned_graph_path")
         if not 0 <= self.prune.ch_sparsity < 1:
             raise ConfigError(f"prune.ch_sparsity must be in [0, 1), got {self.prune.ch_sparsity}")
-        if self.inference.tile_size % 32 or self.inference.long_side % 32:
+        if self.inference.tile_size % 32 or (self.inference.long_side or 0) % 32:
             raise ConfigError("inference.tile_size and inference.long_side must be multiples of 32")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ocdr.config.pipeline import BACKEND_HELP, validate_backend
 from ocdr.data.rec_transforms import RecAugSpec
 from ocdr.errors import ConfigError
 from ocdr.train.spec import OptimSpec, TrainSpec
@@ -69,7 +70,7 @@ class RecInferenceSpec:
     checkpoint: str = field(default="runs/ocrnet/train/model_final.pth", metadata={"help": "model (.pth) or exported .onnx"})
     inference_dataset_dir: str = field(default="data/synth/test/crops", metadata={"help": "an image, a folder of crops, or a gt list"})
     results_dir: str = field(default="runs/ocrnet/inference", metadata={"help": "predictions as CSV and JSON"})
-    backend: str = field(default="torch", metadata={"help": "torch | onnxruntime"})
+    backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
     batch_size: int = field(default=64, metadata={"help": "crops per batch"})
 
 
@@ -106,5 +107,4 @@ class OcrnetSpec:
             raise ConfigError(f"dataset.unknown_char: '{self.dataset.unknown_char}' is not one of drop, unk, error")
         if self.evaluate.decoding not in ("greedy", "beam"):
             raise ConfigError(f"evaluate.decoding: '{self.evaluate.decoding}' is not one of greedy, beam")
-        if self.inference.backend not in ("torch", "onnxruntime"):
-            raise ConfigError(f"inference.backend: '{self.inference.backend}' is not one of torch, onnxruntime")
+        validate_backend(self.inference.backend)

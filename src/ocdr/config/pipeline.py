@@ -1,12 +1,51 @@
-"""The end-to-end pipeline spec (``ocdr pipeline inference``): detector + rectifier + recognizer."""
+"""The end-to-end pipeline spec (``ocdr pipeline inference``): detector + rectifier + recognizer.
+
+Every model carries its own inference settings (``ocdr.models.settings``); the keys here that default to
+``null`` override the model's value only when set.
+"""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Optional
 
 from ocdr.errors import ConfigError
-from ocdr.models.detection.postprocess import PostProcessConfig
 
-__all__ = ["PipelineSpec"]
+__all__ = ["PipelineSpec", "PostProcessOverrides", "BACKEND_HELP"]
+
+BACKEND_HELP = ("auto (ONNX Runtime for .onnx files and imported PP-OCR models, PyTorch for other checkpoints) "
+                "| torch | onnxruntime")
+
+
+@dataclass
+class PostProcessOverrides:
+    """DB post-processing keys; null keeps the detector's own value."""
+    thresh: Optional[float] = field(default=None, metadata={"help": "binarization threshold (null: the model's)"})
+    box_thresh: Optional[float] = field(default=None, metadata={"help": "drop boxes whose mean probability is lower"})
+    max_candidates: Optional[int] = field(default=None, metadata={"help": "most contours examined per image"})
+    unclip_ratio: Optional[float] = field(default=None, metadata={"help": "how much a box grows back"})
+    polygon: Optional[bool] = field(default=None, metadata={"help": "polygons instead of quadrilaterals"})
+    min_size: Optional[int] = field(default=None, metadata={"help": "drop boxes with a shorter short side (map pixels)"})
+    score_mode: Optional[str] = field(default=None, metadata={"help": "slow (contour) | fast (rectangle)"})
+    use_dilation: Optional[bool] = field(default=None, metadata={"help": "dilate the binary map 2 x 2"})
+
+    def given(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass
+class DetectorOverrides:
+    """Detector input keys; null keeps the detector's own value."""
+    long_side: Optional[int] = field(default=None, metadata={"help": "resize so the long side is this (multiple of 32); "
+                                                                     "null: the model's rule (PP-OCRv4: short side >= 736)"})
+    limit_side_len: Optional[int] = field(default=None, metadata={"help": "PaddleOCR's det_limit_side_len"})
+    limit_type: Optional[str] = field(default=None, metadata={"help": "long | max | min (PaddleOCR's det_limit_type)"})
+
+    def given(self) -> dict:
+        out = {k: v for k, v in (("limit_side_len", self.limit_side_len), ("limit_type", self.limit_type)) if v is not None}
+        if self.long_side is not None:
+            out.update(limit_side_len=self.long_side, limit_type="long")
+        return out
 
 
 @dataclass
@@ -17,21 +56,32 @@ class PipelineSpec:
                                                                "(ppocr-v4-rec when its wheel is installed, else the demo's)"})
     input: str = field(default="runs/demo/data/test/img", metadata={"help": "an image file or a folder of images"})
     results_dir: str = field(default="runs/pipeline", metadata={"help": "<stem>.json, <stem>_ocr.jpg and results.json"})
-    backend: str = field(default="torch", metadata={"help": "torch | onnxruntime (.onnx models always use ONNX Runtime)"})
+    backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     batch_size: int = field(default=4, metadata={"help": "images per detector call; their crops are recognised together"})
-    rec_batch_size: int = field(default=64, metadata={"help": "crops per recognizer call"})
-    long_side: int = field(default=736, metadata={"help": "detector input long side (multiple of 32)"})
+    rec_batch_size: int = field(default=64, metadata={"help": "crops per recognizer call (sorted by aspect ratio)"})
+    long_side: Optional[int] = field(default=None, metadata={"help": "detector input long side (multiple of 32); "
+                                                                     "null: the detector's own rule"})
+    limit_side_len: Optional[int] = field(default=None, metadata={"help": "detector: PaddleOCR's limit_side_len (null: the model's)"})
+    limit_type: Optional[str] = field(default=None, metadata={"help": "detector: long | max | min (null: the model's)"})
     tiled: bool = field(default=False, metadata={"help": "detect on overlapping full-resolution tiles (large pages)"})
     upside_down: bool = field(default=False, metadata={"help": "also read each crop turned 180 degrees, keep the more confident"})
-    min_confidence: float = field(default=0.0, metadata={"help": "words read with lower confidence are dropped"})
+    min_confidence: Optional[float] = field(default=None, metadata={"help": "words read with lower confidence are dropped "
+                                                                              "(null: the recognizer's own, PP-OCRv4: 0.5)"})
     draw: bool = field(default=True, metadata={"help": "write <stem>_ocr.jpg: boxes on the image, the text beside it"})
-    postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
+    postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
+
+    def det_overrides(self) -> dict:
+        return DetectorOverrides(self.long_side, self.limit_side_len, self.limit_type).given()
 
     def validate(self) -> None:
-        if self.backend not in ("torch", "onnxruntime"):
-            raise ConfigError(f"backend: '{self.backend}' is not one of torch, onnxruntime")
-        if self.long_side % 32 or self.long_side <= 0:
+        validate_backend(self.backend)
+        if self.long_side is not None and (self.long_side % 32 or self.long_side <= 0):
             raise ConfigError(f"long_side must be a positive multiple of 32, got {self.long_side}")
         if self.batch_size < 1 or self.rec_batch_size < 1:
             raise ConfigError("batch_size and rec_batch_size must be at least 1")
+
+
+def validate_backend(backend: str) -> None:
+    if backend not in ("auto", "torch", "onnxruntime"):
+        raise ConfigError(f"backend: '{backend}' is not one of auto, torch, onnxruntime")

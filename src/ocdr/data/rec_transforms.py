@@ -13,7 +13,7 @@ import numpy as np
 
 from ocdr.errors import ConfigError
 
-__all__ = ["RecAugSpec", "augment_crop", "kept_width", "resize_crop", "to_input"]
+__all__ = ["RecAugSpec", "augment_crop", "kept_width", "resize_crop", "to_input", "dynamic_width", "to_input_paddle"]
 
 
 @dataclass
@@ -86,3 +86,24 @@ def to_input(image: np.ndarray, height: int, width: int, channels: int = 1,
     elif pad not in ("edge", "zero"):
         raise ValueError(f"pad must be edge or zero, got {pad!r}")
     return img[None] if img.ndim == 2 else img.transpose(2, 0, 1).copy()
+
+
+def dynamic_width(crops: list[np.ndarray], height: int, min_width: int, max_width: int) -> int:
+    """PaddleOCR's batch width: the widest crop's ratio at ``height``, never below ``min_width``."""
+    ratio = max([min_width / height] + [c.shape[1] / max(c.shape[0], 1) for c in crops])
+    return int(min(max(int(height * ratio), min_width), max_width))
+
+
+def to_input_paddle(image: np.ndarray, height: int, width: int, channel_order: str = "BGR",
+                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)) -> np.ndarray:
+    """RGB uint8 crop -> float32 (3, height, width) as PaddleOCR's ``resize_norm_img``: resized to the height
+    (bilinear, width rounded up, at most ``width``), normalised, zero-padded on the right."""
+    img = image[:, :, ::-1] if channel_order == "BGR" else image
+    h, w = img.shape[:2]
+    new_w = min(width, max(1, int(np.ceil(height * w / max(h, 1)))))
+    resized = cv2.resize(img, (new_w, height)).astype(np.float32)
+    scale = 1.0 / (255.0 * np.asarray(std, np.float32))
+    shift = np.asarray(mean, np.float32) / np.asarray(std, np.float32)
+    out = np.zeros((3, height, width), np.float32)
+    out[:, :, :new_w] = (resized * scale - shift).transpose(2, 0, 1)
+    return out

@@ -22,12 +22,13 @@ from ocdr.errors import ConfigError
 
 __all__ = ["DetAugSpec", "random_flip", "random_rotate", "random_scale", "random_crop_keep_text", "color_jitter",
            "random_blur", "clip_to_window", "augment", "resize_for_inference", "resize_pad_square", "paper_colour",
-           "normalize", "denormalize", "MEAN", "STD"]
+           "normalize", "denormalize", "MEAN", "STD", "IMAGENET_MEAN_STD", "resize_limited", "normalize_with"]
 
 # ImageNet statistics (RGB, on 0..1 values): the ResNet backbones were pre-trained on inputs
 # normalized with them, so detection inputs are normalized the same way.
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
+IMAGENET_MEAN_STD = (MEAN, STD)  # what every ocdr detector module takes (RGB)
 
 Sample = tuple[np.ndarray, list[np.ndarray], list[bool]]
 
@@ -392,3 +393,41 @@ def normalize(image: np.ndarray) -> np.ndarray:
 def denormalize(chw: np.ndarray) -> np.ndarray:
     """Inverse of :func:`normalize` for drawing: float (3, H, W) -> RGB uint8 (H, W, 3)."""
     return np.clip(np.rint((chw.transpose(1, 2, 0) * STD + MEAN) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _paddle_limit(h: int, w: int, limit: int, limit_type: str, multiple: int) -> tuple[int, int]:
+    """PaddleOCR's DetResizeForTest sizes: ``max`` shrinks so the long side is at most ``limit``, ``min``
+    enlarges so the short side is at least it; then each side rounds to the nearest multiple."""
+    if limit_type == "max":
+        ratio = limit / max(h, w) if max(h, w) > limit else 1.0
+    else:
+        ratio = limit / min(h, w) if min(h, w) < limit else 1.0
+    nh = max(int(round(int(h * ratio) / multiple)) * multiple, multiple)
+    nw = max(int(round(int(w * ratio) / multiple)) * multiple, multiple)
+    return nh, nw
+
+
+def resize_limited(image: np.ndarray, limit_side_len: int, limit_type: str = "long", multiple: int = 32,
+                   max_side_len: int = 0) -> np.ndarray:
+    """The detector's input size rule (see :class:`ocdr.models.settings.DetectorSettings`).
+
+    ``long``: ocdr's rule (:func:`resize_for_inference`); ``max``/``min``: PaddleOCR's, with bilinear
+    resizing as PaddleOCR does; ``max_side_len`` first shrinks a larger image (RapidOCR's global step)."""
+    if limit_type == "long":
+        return resize_for_inference(image, limit_side_len, multiple=multiple)[0]
+    if max_side_len and max(image.shape[:2]) > max_side_len:
+        nh, nw = _paddle_limit(*image.shape[:2], max_side_len, "max", multiple)
+        image = cv2.resize(image, (nw, nh))
+    nh, nw = _paddle_limit(*image.shape[:2], limit_side_len, limit_type, multiple)
+    if (nh, nw) == image.shape[:2]:
+        return image
+    return cv2.resize(image, (nw, nh))
+
+
+def normalize_with(image: np.ndarray, mean, std, channel_order: str = "RGB") -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> float32 (3, H, W): (x / 255 - mean) / std in ``channel_order``; mean and std
+    are given in that order too."""
+    img = image[:, :, ::-1] if channel_order == "BGR" else image
+    scale = (1.0 / (255.0 * np.asarray(std, np.float32))).astype(np.float32)
+    shift = (np.asarray(mean, np.float32) / np.asarray(std, np.float32)).astype(np.float32)
+    return (img.astype(np.float32) * scale - shift).transpose(2, 0, 1).copy()

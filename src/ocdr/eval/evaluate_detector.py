@@ -14,6 +14,7 @@ from ocdr.data.det_dataset import det_collate
 from ocdr.data.images import read_image, write_image
 from ocdr.eval.detection import DetectionMetric
 from ocdr.fileio import atomic_write_text
+from ocdr.models.settings import detector_settings_of, merge
 from ocdr.pipeline.detector import load_detector
 from ocdr.pipeline.drawing import draw_polygons
 from ocdr.train.detection import detect_batch, ensure_data, make_eval_dataset
@@ -26,6 +27,8 @@ def evaluate_detector(spec: OcdnetSpec) -> dict:
     paths = spec.evaluate.data_path or spec.dataset.validate_data_path
     ensure_data(paths, spec)
     model, record = load_detector(spec.evaluate.checkpoint, spec.train.device)
+    # the model's own post-processing, with the keys the spec sets
+    post = merge(detector_settings_of(record), {"postprocess": spec.postprocess.given()}).postprocess
     dataset = make_eval_dataset(paths, spec)
     loader = DataLoader(dataset, batch_size=spec.train.batch_size, collate_fn=det_collate,
                         num_workers=spec.train.num_workers)
@@ -35,7 +38,7 @@ def evaluate_detector(spec: OcdnetSpec) -> dict:
     with torch.no_grad():
         for batch in loader:
             probs = model(batch["images"].to(device))["prob"][:, 0].float().cpu().numpy()
-            for path, (polys, scores), gts, ign in zip(batch["path"], detect_batch(probs, batch, spec.postprocess),
+            for path, (polys, scores), gts, ign in zip(batch["path"], detect_batch(probs, batch, post),
                                                        batch["polygons"], batch["ignore"]):
                 metric.update(gts, ign, polys, image_id=path)
                 detections[path] = (polys, gts, ign)

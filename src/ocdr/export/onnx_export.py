@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import replace
 import tempfile
 from pathlib import Path
 
@@ -14,14 +15,32 @@ import numpy as np
 import onnx
 import torch
 
-from ocdr.errors import ConfigError, DataError
+from ocdr.errors import OcdrError
+from ocdr.models.runtime import onnxruntime_session
+from ocdr.models.settings import (IMAGENET_MEAN, IMAGENET_STD, DetectorSettings, RecognizerSettings,
+                                  detector_settings_of, recognizer_settings_of, to_json)
 
 __all__ = ["export_detector", "onnxruntime_session", "max_abs_diff", "export_detector_command"]
 
 
+def _add_metadata(path: str, meta: dict) -> None:
+    proto = onnx.load(path)
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, path)
+
+
+def exported_detector_settings(settings: DetectorSettings) -> DetectorSettings:
+    """The settings as the exported graph needs them: a PyTorch export takes ocdr's ImageNet RGB input
+    whatever graph the module wraps (an imported PP-OCR model converts inside)."""
+    return replace(settings, mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), channel_order="RGB")
+
+
 def export_detector(model: torch.nn.Module, path: str | Path, opset: int = 17,
-                    sample_hw: tuple[int, int] = (64, 96)) -> Path:
-    """Write ``model`` (its probability map) to ``path``; input ``images`` N x 3 x H x W, output ``prob``."""
+                    sample_hw: tuple[int, int] = (64, 96), settings: DetectorSettings | None = None) -> Path:
+    """Write ``model`` (its probability map) to ``path``; input ``images`` N x 3 x H x W, output ``prob``;
+    the inference settings ride along as ``ocdr_inference`` metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = copy.deepcopy(model).cpu().eval()
@@ -35,31 +54,13 @@ def export_detector(model: torch.nn.Module, path: str | Path, opset: int = 17,
                               dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
                                             "prob": {0: "batch", 2: "height", 3: "width"}},
                               opset_version=opset, dynamo=False)
+        _add_metadata(tmp, {"ocdr_inference": to_json(exported_detector_settings(settings or DetectorSettings()))})
         onnx.checker.check_model(onnx.load(tmp), full_check=True)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
-
-
-def onnxruntime_session(path: str | Path, threads: int = 0):
-    import onnxruntime as ort
-
-    path = Path(path)
-    if path.suffix.lower() != ".onnx":
-        raise ConfigError(f"{path}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocdnet export' or "
-                          "'ocdr ocrnet export' first, or use backend=torch)")
-    if not path.is_file():
-        raise DataError(path, "ONNX model not found")
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    preferred = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-    try:
-        return ort.InferenceSession(str(path), opts, providers=preferred or None)
-    except Exception as exc:  # onnxruntime raises its own types: bad protobuf, unsupported op, ...
-        raise DataError(path, f"ONNX Runtime cannot load this model: {str(exc).splitlines()[0][:300]}") from None
 
 
 def max_abs_diff(model: torch.nn.Module, session, images: np.ndarray) -> float:
@@ -76,7 +77,7 @@ def export_detector_command(spec) -> dict:
     from ocdr.pipeline.detector import load_detector
 
     model, record = load_detector(spec.export.checkpoint, "cpu")
-    path = export_detector(model, spec.export.onnx_file, spec.export.opset)
+    path = export_detector(model, spec.export.onnx_file, spec.export.opset, settings=detector_settings_of(record))
     result = {"onnx_file": str(path), "opset": spec.export.opset, "model": record["model"]["name"]}
     if spec.export.verify:
         images = np.random.default_rng(0).standard_normal((1, 3, 96, 128)).astype(np.float32)
@@ -88,7 +89,8 @@ def export_detector_command(spec) -> dict:
     return result
 
 
-def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometry: dict, opset: int = 17) -> Path:
+def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometry: dict, opset: int = 17,
+                      settings: RecognizerSettings | None = None) -> Path:
     """CTC recognizer -> ONNX: input ``images`` (N x C x H x W), outputs ``output_id`` and ``output_prob``
     (argmax and its probability per time step, TAO OCRNet's outputs). The character list and input
     geometry ride along as metadata, so the file decodes on its own."""
@@ -110,6 +112,8 @@ def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometr
         meta = {"ocdr_charset": json.dumps(charset.to_list(), ensure_ascii=False),
                 "ocdr_codec": json.dumps({"case_fold": charset.case_fold, "unknown": charset.unknown}),
                 "ocdr_input": json.dumps(geometry), "character": "\n".join(charset.to_list())}
+        if settings is not None:  # a PyTorch export takes RGB at the fixed input size
+            meta["ocdr_inference"] = to_json(replace(settings, channel_order="RGB", dynamic_width=False))
         for key, value in meta.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
@@ -141,7 +145,8 @@ def export_recognizer_command(spec) -> dict:
     geometry = input_geometry(record)
     if geometry["prediction"] != "CTC":
         raise OcdrError("export: only CTC recognizers export to ONNX for now (model.prediction=Attn does not)")
-    path = export_recognizer(model, spec.export.onnx_file, charset, geometry, spec.export.opset)
+    path = export_recognizer(model, spec.export.onnx_file, charset, geometry, spec.export.opset,
+                             settings=recognizer_settings_of(record))
     result = {"onnx_file": str(path), "opset": spec.export.opset, "model": record["model"]["name"],
               "characters": len(charset)}
     if spec.export.verify:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from typing import Optional
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocdr.errors import ConfigError
 from ocdr.fileio import atomic_write_text
-from ocdr.models.detection.postprocess import PostProcessConfig
+from ocdr.config.pipeline import PostProcessOverrides
 
 __all__ = ["TritonSpec", "export_triton", "detector_config", "recognizer_config", "pipeline_config"]
 
@@ -32,14 +33,15 @@ class TritonSpec:
     max_batch_size: int = field(default=8, metadata={"help": "Triton max_batch_size of the two ONNX models"})
     queue_delay_us: int = field(default=2000, metadata={"help": "dynamic batching: longest wait for a fuller batch"})
     instance_kind: str = field(default="KIND_AUTO", metadata={"help": "KIND_AUTO | KIND_GPU | KIND_CPU"})
-    long_side: int = field(default=736, metadata={"help": "detector input long side used by the pipeline model"})
+    long_side: Optional[int] = field(default=None, metadata={"help": "detector input long side used by the pipeline "
+                                                                     "model (null: the detector's own rule)"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing repository"})
-    postprocess: PostProcessConfig = field(default_factory=PostProcessConfig)
+    postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
 
     def validate(self) -> None:
         if self.instance_kind not in ("KIND_AUTO", "KIND_GPU", "KIND_CPU"):
             raise ConfigError(f"instance_kind: '{self.instance_kind}' is not one of KIND_AUTO, KIND_GPU, KIND_CPU")
-        if self.max_batch_size < 1 or self.long_side % 32:
+        if self.max_batch_size < 1 or (self.long_side or 0) % 32:
             raise ConfigError("max_batch_size must be >= 1 and long_side a multiple of 32")
 
 
@@ -92,8 +94,10 @@ def _onnx(what: str, source: str, dest: Path) -> Path:
         from ocdr.export.onnx_export import max_abs_diff
         from ocdr.pipeline.detector import load_detector
 
-        model, _ = load_detector(source)
-        export_detector(model, dest)
+        from ocdr.models.settings import detector_settings_of
+
+        model, record = load_detector(source)
+        export_detector(model, dest, settings=detector_settings_of(record))
         diff = max_abs_diff(model, onnxruntime_session(dest), np.random.default_rng(0).standard_normal(
             (1, 3, 96, 128)).astype(np.float32))
     else:
@@ -101,7 +105,9 @@ def _onnx(what: str, source: str, dest: Path) -> Path:
 
         model, record, charset = load_recognizer(source)
         g = input_geometry(record)
-        export_recognizer(model, dest, charset, g)
+        from ocdr.models.settings import recognizer_settings_of
+
+        export_recognizer(model, dest, charset, g, settings=recognizer_settings_of(record))
         diff, _ = recognizer_parity(model, onnxruntime_session(dest), np.random.default_rng(0).uniform(
             -1, 1, (2, g["channels"], g["height"], g["width"])).astype(np.float32))
     if diff > 1e-4:
@@ -121,6 +127,7 @@ def export_triton(spec: TritonSpec) -> dict:
             shutil.rmtree(out / name, ignore_errors=True)
     det = _onnx("detector", resolve_model("detector", spec.detector), out / DET / "1" / "model.onnx")
     rec = _onnx("recognizer", resolve_model("recognizer", spec.recognizer), out / REC / "1" / "model.onnx")
+    det_meta = onnxruntime_session(det).get_modelmeta().custom_metadata_map
     meta = onnxruntime_session(rec).get_modelmeta().custom_metadata_map
     if "ocdr_charset" not in meta:
         raise ConfigError(f"{spec.recognizer}: not an ocdr recognizer export (no character list inside)")
@@ -128,9 +135,11 @@ def export_triton(spec: TritonSpec) -> dict:
     atomic_write_text(out / DET / "config.pbtxt", detector_config(spec))
     atomic_write_text(out / REC / "config.pbtxt", recognizer_config(spec, geometry))
     atomic_write_text(out / PIPE / "config.pbtxt", pipeline_config(spec))
-    post = asdict(spec.postprocess)
+    post = spec.postprocess.given()
     atomic_write_text(out / PIPE / "1" / "ocdr_meta.json", json.dumps({
-        "recognizer_metadata": {k: meta[k] for k in ("ocdr_charset", "ocdr_codec", "ocdr_input")},
+        "recognizer_metadata": {k: meta[k] for k in ("ocdr_charset", "ocdr_codec", "ocdr_input", "ocdr_inference")
+                                if k in meta},
+        "detector_metadata": {k: det_meta[k] for k in ("ocdr_inference",) if k in det_meta},
         "postprocess": post, "long_side": spec.long_side, "detector_model": DET, "recognizer_model": REC},
         ensure_ascii=False, indent=1))
     shutil.copyfile(Path(__file__).with_name("triton_model.py"), out / PIPE / "1" / "model.py")

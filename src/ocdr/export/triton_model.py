@@ -39,16 +39,16 @@ class BlsSession:
 
 class TritonPythonModel:
     def initialize(self, args):
-        from ocdr.models.detection.postprocess import PostProcessConfig
         from ocdr.pipeline.ocr import OCR
 
         here = os.path.dirname(os.path.abspath(__file__))
         with open(os.path.join(here, "ocdr_meta.json"), encoding="utf-8") as fh:
             meta = json.load(fh)
-        det = BlsSession(meta["detector_model"], ["prob"])
+        det = BlsSession(meta["detector_model"], ["prob"], meta.get("detector_metadata"))
         rec = BlsSession(meta["recognizer_model"], ["output_id", "output_prob"], meta["recognizer_metadata"])
-        self.ocr = OCR(det, rec, backend="onnxruntime", postprocess=PostProcessConfig(**meta["postprocess"]),
-                       long_side=int(meta["long_side"]))
+        long_side = meta.get("long_side")
+        self.ocr = OCR(det, rec, backend="onnxruntime", postprocess=meta["postprocess"],
+                       long_side=None if long_side is None else int(long_side))
 
     def execute(self, requests):
         from ocdr.errors import OcdrError

@@ -35,7 +35,8 @@ def prune_detector(spec) -> dict:
     after = {"params": count_params(model), "gflops_640": count_flops(model) / 1e9, "cpu_ms_640": cpu_latency_ms(model)}
     out = Path(ps.results_dir) / f"pruned_{ps.ch_sparsity:g}.pth"
     pruned = make_model_record("detector", record["model"]["name"], record["model"]["kwargs"], model.state_dict(),
-                               record["spec"], None, record.get("epoch", 0), record.get("step", 0))
+                               record["spec"], None, record.get("epoch", 0), record.get("step", 0),
+                               inference=record.get("inference"))
     save_checkpoint(pruned, out)
     return {"pruned_model": str(out), "ch_sparsity": ps.ch_sparsity, "before": before, "after": after,
             "next": f"ocdr ocdnet train model.load_pruned_graph=true model.pruned_graph_path={out}"}

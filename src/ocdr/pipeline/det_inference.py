@@ -27,10 +27,10 @@ def list_images(path: str | Path) -> list[Path]:
 
 def detector_inference(spec: OcdnetSpec) -> dict:
     inf = spec.inference
-    backend = "onnxruntime" if str(inf.checkpoint).endswith(".onnx") else inf.backend
-    predictor = DetectorPredictor(inf.checkpoint, backend=backend, device=spec.train.device,
-                                  postprocess=spec.postprocess, long_side=inf.long_side, tiled=inf.tiled,
+    predictor = DetectorPredictor(inf.checkpoint, backend=inf.backend, device=spec.train.device,
+                                  postprocess=spec.postprocess.given(), long_side=inf.long_side, tiled=inf.tiled,
                                   tile_size=inf.tile_size, tile_overlap=inf.tile_overlap)
+    backend = predictor.backend
     out = Path(inf.results_dir)
     total = 0
     images = list_images(inf.input)

@@ -1,26 +1,42 @@
-"""The detector predictor: RGB images in, polygons and scores out, on PyTorch or ONNX Runtime.
+"""The detector predictor: RGB images in, polygons and scores out, on ONNX Runtime or PyTorch.
 
-Images are resized keeping the aspect ratio (long side ``long_side``, multiples of 32), or, in
-tiled mode, cut into overlapping tiles at full resolution whose probability maps are merged by
-maximum (as nvOCDR does for pages much larger than the network input).
+The model's own inference settings (:mod:`ocdr.models.settings`: resize rule, normalisation,
+post-processing) are used unless a key is overridden. Backends (``backend=auto``):
+
+- a ``.onnx`` file, or a session-like object: ONNX Runtime, settings from the file's metadata;
+- ``ppocr-v4-det`` (or ``auto`` with the wheel installed): the wheel's original graph on ONNX Runtime,
+  without importing torch;
+- an ocdr checkpoint of an imported PP-OCR model: its native graph with the checkpoint's weights, on ONNX
+  Runtime;
+- any other checkpoint, or an ``nn.Module``: PyTorch.
+
+In tiled mode the image is cut into overlapping tiles at full resolution whose probability maps are merged
+by maximum (as nvOCDR does for pages much larger than the network input).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ocdr.data.transforms import normalize, resize_for_inference
+from ocdr.data.transforms import IMAGENET_MEAN_STD, normalize_with, resize_limited
 from ocdr.errors import ConfigError
+from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
-from ocdr.models.registry import build_model
+from ocdr.models.runtime import onnxruntime_session
+from ocdr.models.settings import (PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of,
+                                  merge)
 
-__all__ = ["load_detector", "resolve_device", "DetectorPredictor", "Detection"]
+__all__ = ["load_detector", "resolve_device", "DetectorPredictor", "Detection", "BACKENDS"]
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+IMPORTED = ("ppocr_det",)
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str = "auto"):
+    import torch  # deferred: ONNX Runtime inference never imports torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -28,11 +44,11 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def load_detector(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """A DBNet from an ocdr model file or training checkpoint (weights_only), in eval mode."""
-    from ocdr.models.prune import rebuild_to
-
+def load_detector(path: str | Path, device: str = "cpu"):
+    """(model in eval mode, record) from an ocdr model file, training checkpoint or pretrained name."""
     from ocdr.models.imported.pretrained import read_pretrained
+    from ocdr.models.prune import rebuild_to
+    from ocdr.models.registry import build_model
 
     record = read_pretrained(str(path), "detector")  # a file, or a pretrained name such as ppocr-v4-det
     model = build_model(record["model"]["name"], **record["model"]["kwargs"])
@@ -47,40 +63,95 @@ class Detection:
     prob: np.ndarray  # probability map at the network's resolution, for pictures
 
 
+class _OrtDetector:
+    def __init__(self, session):
+        self.session = session
+        self.input = session.get_inputs()[0].name if hasattr(session, "get_inputs") else "images"
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: batch.astype(np.float32)})[0][:, 0]
+
+
+class _TorchDetector:
+    def __init__(self, model):
+        import torch  # deferred: see resolve_device
+
+        self.torch, self.model = torch, model.eval()
+        self.device = next(model.parameters()).device
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self.torch.no_grad():
+            out = self.model(self.torch.from_numpy(batch).to(self.device))["prob"]
+        return out[:, 0].float().cpu().numpy()
+
+
+def _settings_of_session(session) -> DetectorSettings:
+    meta = session.get_modelmeta().custom_metadata_map if hasattr(session, "get_modelmeta") else {}
+    return detector_settings_from_json(meta["ocdr_inference"]) if "ocdr_inference" in meta else DetectorSettings()
+
+
+def _open(model, backend: str, device: str):
+    """(runner, settings, torch?) for a model source and a backend choice."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    if hasattr(model, "run"):  # a ready session-like object, e.g. Triton's BLS in model.py
+        return _OrtDetector(model), _settings_of_session(model), False
+    if not isinstance(model, (str, Path)):  # an nn.Module
+        return _TorchDetector(model), DetectorSettings(), True
+    model = resolve_model("detector", model)
+    if is_onnx_path(model):
+        session = onnxruntime_session(model)
+        return _OrtDetector(session), _settings_of_session(session), False
+    if model in ALIASES and backend != "torch":
+        return _OrtDetector(onnxruntime_session(wheel_model_path(ALIASES[model][0]))), replace(PPOCR_DET), False
+    net, record = load_detector(model, device if backend == "torch" else "cpu")
+    settings = detector_settings_of(record)
+    if record["model"]["name"] in IMPORTED and backend != "torch":
+        from ocdr.models.imported.ppocr import native_graph
+
+        graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
+        return _OrtDetector(onnxruntime_session(graph)), settings, False
+    if backend == "onnxruntime":
+        raise ConfigError(f"{model}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocdnet export' first, "
+                          "or use backend=torch)")
+    return _TorchDetector(net.to(resolve_device(device))), settings, True
+
+
 class DetectorPredictor:
-    def __init__(self, model: str | Path | torch.nn.Module, backend: str = "torch", device: str = "auto",
-                 postprocess: PostProcessConfig | None = None, long_side: int = 736, tiled: bool = False,
-                 tile_size: int = 640, tile_overlap: int = 128):
-        self.backend = backend
-        self.postprocess = postprocess or PostProcessConfig()
-        self.long_side, self.tiled, self.tile_size, self.overlap = long_side, tiled, tile_size, tile_overlap
-        if backend == "onnxruntime":
-            from ocdr.export.onnx_export import onnxruntime_session
+    """``postprocess``: a :class:`PostProcessConfig` replaces the model's post-processing, a dict overrides
+    some of its keys; ``long_side`` switches to ocdr's rule (the long side becomes it); ``settings``: other
+    overrides of :class:`DetectorSettings` keys (``limit_side_len``, ``limit_type``, ...)."""
 
-            # a path, or a ready session-like object (``run(names, feeds)``), e.g. Triton's BLS in model.py
-            self.session = model if hasattr(model, "run") else onnxruntime_session(model)
-        elif backend == "torch":
-            if isinstance(model, torch.nn.Module):
-                self.model = model.eval()
-            else:
-                self.model, _ = load_detector(model, device)
-            self.device = next(self.model.parameters()).device
-        else:
-            raise ConfigError(f"backend '{backend}' is not one of torch, onnxruntime")
+    def __init__(self, model="auto", backend: str = "auto", device: str = "auto",
+                 postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
+                 tiled: bool = False, tile_size: int = 640, tile_overlap: int = 128, settings: dict | None = None):
+        self._run, base, self.on_torch = _open(model, backend, device)
+        self.backend = "torch" if self.on_torch else "onnxruntime"
+        overrides = dict(settings or {})
+        if long_side is not None:
+            overrides.update(limit_side_len=int(long_side), limit_type="long")
+        if isinstance(postprocess, PostProcessConfig):
+            base = replace(base, postprocess=postprocess)
+        elif postprocess:
+            overrides["postprocess"] = dict(postprocess)
+        self.settings = merge(base, overrides)
+        self.postprocess = self.settings.postprocess
+        self.tiled, self.tile_size, self.overlap = tiled, tile_size, tile_overlap
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 3, H, W) normalized -> (N, H, W) probabilities."""
-        if self.backend == "onnxruntime":
-            return self.session.run(None, {"images": batch.astype(np.float32)})[0][:, 0]
-        with torch.no_grad():
-            return self.model(torch.from_numpy(batch).to(self.device))["prob"][:, 0].float().cpu().numpy()
+    def _prepare(self, image: np.ndarray) -> np.ndarray:
+        """The network's input for an RGB image (PyTorch modules take ocdr's ImageNet RGB, see settings)."""
+        s = self.settings
+        if self.on_torch:
+            return normalize_with(image, *IMAGENET_MEAN_STD, "RGB")
+        return normalize_with(image, s.mean, s.std, s.channel_order)
 
     def prob_map(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """Probability map and the (height, width) of the image region it covers at its own scale."""
         if self.tiled:
             return self._tiled(image)
-        resized, _, _ = resize_for_inference(image, self.long_side)
-        return self._run(normalize(resized)[None])[0], resized.shape[:2]
+        s = self.settings
+        resized = resize_limited(image, s.limit_side_len, s.limit_type, s.multiple, s.max_side_len)
+        return self._run(self._prepare(resized)[None])[0], resized.shape[:2]
 
     def _tiled(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         h, w = image.shape[:2]
@@ -97,7 +168,7 @@ class DetectorPredictor:
         if xs[-1] != pw - t:
             xs.append(pw - t)
         for y in ys:
-            tiles = [normalize(canvas[y:y + t, x:x + t]) for x in xs]
+            tiles = [self._prepare(canvas[y:y + t, x:x + t]) for x in xs]
             out = self._run(np.stack(tiles))
             for x, p in zip(xs, out):
                 np.maximum(prob[y:y + t, x:x + t], p, out=prob[y:y + t, x:x + t])

@@ -1,6 +1,7 @@
 """``ocdr.OCR``: image -> detect -> rectify -> recognize, on PyTorch or ONNX Runtime.
 
-    ocr = OCR(detector="det.pth", recognizer="rec.pth")          # or .onnx files, backend="onnxruntime"
+    ocr = OCR()                                                     # PP-OCRv4, each model with its own settings
+    ocr = OCR(detector="det.pth", recognizer="rec.pth")          # your models: .pth, .onnx, or "auto"
     page = ocr("photo.jpg")                                         # paths, arrays, PIL images, bytes
     print(page.text); page.to_dict()                                # words with polygons, lines in reading order
 
@@ -104,15 +105,24 @@ def group_lines(words: list[Word]) -> list[Line]:
 
 
 class OCR:
-    def __init__(self, detector: str | Path, recognizer: str | Path, backend: str = "torch", device: str = "auto",
-                 postprocess: PostProcessConfig | None = None, long_side: int = 736, tiled: bool = False,
-                 upside_down: bool = False, batch_size: int = 64, min_confidence: float = 0.0):
-        det_backend = "onnxruntime" if str(detector).endswith(".onnx") else backend
-        rec_backend = "onnxruntime" if str(recognizer).endswith(".onnx") else backend
-        self.detector = DetectorPredictor(detector, det_backend, device, postprocess, long_side, tiled)
-        self.recognizer = RecognizerPredictor(recognizer, rec_backend, device, batch_size)
-        self.rectify_cfg = RectifyConfig(height=self.recognizer.geometry["height"])
-        self.upside_down, self.min_confidence = upside_down, min_confidence
+    """detect -> rectify -> recognize. With no arguments: the default models (``auto``: PP-OCRv4 from the
+    installed ``rapidocr-onnxruntime`` wheel on ONNX Runtime, else the demo's models, else a clear error).
+
+    Each model runs with the inference settings it carries; ``long_side``, ``postprocess`` (a config, or a
+    dict of keys), ``det_settings``/``rec_settings`` (dicts of :mod:`ocdr.models.settings` keys) and
+    ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime (see the predictors)."""
+
+    def __init__(self, detector="auto", recognizer="auto", backend: str = "auto", device: str = "auto",
+                 postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
+                 tiled: bool = False, upside_down: bool = False, batch_size: int = 64,
+                 min_confidence: float | None = None, det_settings: dict | None = None,
+                 rec_settings: dict | None = None):
+        self.detector = DetectorPredictor(detector, backend, device, postprocess, long_side, tiled,
+                                          settings=det_settings)
+        self.recognizer = RecognizerPredictor(recognizer, backend, device, batch_size, settings=rec_settings)
+        self.rectify_cfg = RectifyConfig(height=self.recognizer.settings.height)
+        self.upside_down = upside_down
+        self.min_confidence = self.recognizer.settings.min_confidence if min_confidence is None else min_confidence
 
     def _read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         results = self.recognizer(crops)
@@ -122,6 +132,8 @@ class OCR:
         return results
 
     def __call__(self, inputs) -> Page | list[Page]:
+        """A path, bytes, PIL image or array -> a :class:`Page`; a list of them -> a list of pages. Crops of
+        every image of the call are recognised together."""
         single = not isinstance(inputs, (list, tuple))
         images = [to_image(x) for x in ([inputs] if single else inputs)]
         detections = self.detector(images)

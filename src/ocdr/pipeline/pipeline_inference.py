@@ -16,40 +16,19 @@ from ocdr.errors import DataError, OcdrError
 from ocdr.fileio import atomic_write_text
 from ocdr.pipeline.det_inference import list_images
 from ocdr.pipeline.drawing import draw_ocr
+from ocdr.models.catalog import resolve_model
 from ocdr.pipeline.ocr import OCR
 
-__all__ = ["pipeline_inference", "build_ocr"]
+__all__ = ["pipeline_inference", "build_ocr", "resolve_model"]
 log = logging.getLogger("ocdr.pipeline")
-
-
-DEMO_MODELS = {"detector": "runs/demo/detector/model_final.pth", "recognizer": "runs/demo/recognizer/model_final.pth"}
-PRETRAINED = {"detector": "ppocr-v4-det", "recognizer": "ppocr-v4-rec"}
-
-
-def resolve_model(what: str, value: str) -> str:
-    """``auto`` -> the imported PP-OCRv4 model when its wheel is installed, else the demo's trained model."""
-    import importlib.util
-
-    from ocdr.models.imported.pretrained import ALIASES
-
-    if value == "auto":
-        if importlib.util.find_spec("rapidocr_onnxruntime") is not None:
-            log.info("%s: auto -> %s (PP-OCRv4 imported from the installed rapidocr-onnxruntime wheel)", what,
-                     PRETRAINED[what])
-            return PRETRAINED[what]
-        log.info("%s: auto -> %s (no rapidocr-onnxruntime wheel for PP-OCRv4)", what, DEMO_MODELS[what])
-        value = DEMO_MODELS[what]
-    if value not in ALIASES and not Path(value).is_file():
-        raise DataError(value, f"{what} model not found (train one, run 'ocdr demo', or set {what}=...)")
-    return value
 
 
 def build_ocr(spec: PipelineSpec) -> OCR:
     spec.detector = resolve_model("detector", spec.detector)
     spec.recognizer = resolve_model("recognizer", spec.recognizer)
     return OCR(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend, device=spec.device,
-               postprocess=spec.postprocess, long_side=spec.long_side, tiled=spec.tiled,
-               upside_down=spec.upside_down, batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence)
+               postprocess=spec.postprocess.given(), tiled=spec.tiled, upside_down=spec.upside_down,
+               batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence, det_settings=spec.det_overrides())
 
 
 def pipeline_inference(spec: PipelineSpec) -> dict:
@@ -80,7 +59,7 @@ def pipeline_inference(spec: PipelineSpec) -> dict:
     seconds = time.perf_counter() - t0
     result = {"images": len(summary), "failed": len(failed), "words": words, "seconds": round(seconds, 2),
               "images_per_second": round(len(summary) / seconds, 3) if seconds > 0 else None,
-              "backend": spec.backend, "results_dir": str(out)}
+              "backend": {"detector": ocr.detector.backend, "recognizer": ocr.recognizer.backend}, "results_dir": str(out)}
     atomic_write_text(out / "results.json", json.dumps({**result, "pages": summary, "errors": failed},
                                                        indent=1, ensure_ascii=False))
     return result

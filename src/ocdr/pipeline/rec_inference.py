@@ -26,8 +26,8 @@ def crop_paths(source: str | Path) -> list[Path]:
 
 def recognizer_inference(spec: OcrnetSpec) -> dict:
     inf = spec.inference
-    backend = "onnxruntime" if str(inf.checkpoint).endswith(".onnx") else inf.backend
-    predictor = RecognizerPredictor(inf.checkpoint, backend, spec.train.device, inf.batch_size)
+    predictor = RecognizerPredictor(inf.checkpoint, inf.backend, spec.train.device, inf.batch_size)
+    backend = predictor.backend
     paths = crop_paths(inf.inference_dataset_dir)
     results = predictor([read_image(p) for p in paths])
     rows = [{"image_path": str(p), "predicted_labels": text, "confidence_score": round(conf, 4)}

@@ -1,35 +1,48 @@
-"""The recognizer predictor: RGB word crops in, (text, confidence) out, on PyTorch or ONNX Runtime.
+"""The recognizer predictor: RGB word crops in, (text, confidence) out, on ONNX Runtime or PyTorch.
 
-Confidence is TAO OCRNet's: the product over time steps of each step's highest probability.
-An exported ONNX file carries what decoding needs in its metadata (character list, input size),
-so it runs without the checkpoint.
+Crops are sorted by aspect ratio and read in batches (PaddleOCR's scheme), so that a batch holds crops of
+similar shape; with ``dynamic_width`` a batch is as wide as its widest crop needs. Results come back in the
+input order. Backends follow the detector's rules (``backend=auto``): ``.onnx`` files and ``ppocr-v4-rec``
+run on ONNX Runtime (the wheel's graph without importing torch), a checkpoint of an imported PP-OCR model
+runs its native graph on ONNX Runtime, other checkpoints run on PyTorch.
+
+Confidence (CTC) is the mean probability of the steps that emitted a character (PaddleOCR's); see
+:func:`ocdr.models.recognition.decode.ctc_decode_steps`. An exported ONNX file carries what decoding needs
+in its metadata (character list, inference settings), so it runs without the checkpoint.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ocdr.data.charset import Charset
-from ocdr.data.rec_transforms import to_input
+from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
-from ocdr.models.registry import build_model
-from ocdr.pipeline.detector import resolve_device
+from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
+from ocdr.models.recognition.decode import ctc_decode_steps
+from ocdr.models.runtime import onnxruntime_session
+from ocdr.models.settings import PPOCR_REC, RecognizerSettings, merge, recognizer_settings_from_json, recognizer_settings_of
+from ocdr.pipeline.detector import BACKENDS, resolve_device
 
-__all__ = ["load_recognizer", "RecognizerPredictor", "decode_ctc_ids", "input_geometry"]
+__all__ = ["load_recognizer", "RecognizerPredictor", "input_geometry"]
+
+IMPORTED = ("ppocr_rec",)
 
 
 def input_geometry(record: dict) -> dict:
-    m = record["spec"]["model"]
-    return {"height": int(m["input_height"]), "width": int(m["input_width"]), "channels": int(m["input_channel"]),
-            "keep_aspect_ratio": bool(m.get("keep_aspect_ratio", False)), "pad": m.get("pad", "edge"),
-            "prediction": m["prediction"]}
+    """The recognizer input of a record, as the ``ocdr_input`` ONNX metadata and older callers know it."""
+    s = recognizer_settings_of(record)
+    return {"height": s.height, "width": s.width, "channels": s.channels, "keep_aspect_ratio": s.keep_aspect_ratio,
+            "pad": s.pad, "prediction": s.prediction}
 
 
-def load_recognizer(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict, Charset]:
+def load_recognizer(path: str | Path, device: str = "cpu"):
+    """(model in eval mode, record, charset) from an ocdr model file, training checkpoint or pretrained name."""
     from ocdr.models.imported.pretrained import read_pretrained
+    from ocdr.models.registry import build_model
 
     record = read_pretrained(str(path), "recognizer")  # a file, or a pretrained name such as ppocr-v4-rec
     ds = record["spec"]["dataset"]
@@ -39,52 +52,135 @@ def load_recognizer(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     return model.to(resolve_device(device)).eval(), record, charset
 
 
-def decode_ctc_ids(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[tuple[str, float]]:
-    """(B, T) argmax ids and their probabilities -> collapsed text and the product of probabilities."""
-    out = []
-    for seq, p in zip(ids, probs):
-        keep = [int(c) for i, c in enumerate(seq) if c != 0 and (i == 0 or c != seq[i - 1])]
-        out.append((charset.decode_ctc_ids(keep), float(np.prod(p.astype(np.float64)))))
-    return out
+class _OrtRecognizer:
+    """ocdr exports give per-step ``output_id``/``output_prob``; a PaddleOCR graph gives the class
+    probabilities per step, reduced here."""
+
+    def __init__(self, session, ocdr_outputs: bool):
+        self.session, self.ocdr_outputs = session, ocdr_outputs
+        self.input = "images" if ocdr_outputs or not hasattr(session, "get_inputs") else session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.ocdr_outputs:
+            ids, probs = self.session.run(["output_id", "output_prob"], {self.input: batch})
+            return ids, probs
+        probs = self.session.run(None, {self.input: batch})[0]
+        return probs.argmax(-1), probs.max(-1)
+
+
+class _TorchRecognizer:
+    def __init__(self, model):
+        import torch  # deferred: ONNX Runtime inference never imports torch
+
+        self.torch, self.model = torch, model.eval()
+        self.device = next(model.parameters()).device
+
+    def probs(self, batch: np.ndarray) -> np.ndarray:
+        with self.torch.no_grad():
+            return self.model(self.torch.from_numpy(batch).to(self.device))["probs"].float().cpu().numpy()
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probs = self.probs(batch)
+        return probs.argmax(-1), probs.max(-1)
+
+
+def _from_session(session, name) -> tuple[_OrtRecognizer, RecognizerSettings, Charset]:
+    meta = session.get_modelmeta().custom_metadata_map
+    if "ocdr_charset" in meta:
+        charset = Charset(json.loads(meta["ocdr_charset"]), **json.loads(meta["ocdr_codec"]))
+        if "ocdr_inference" in meta:
+            settings = recognizer_settings_from_json(meta["ocdr_inference"])
+        else:  # exports older than the inference settings
+            settings = recognizer_settings_of({"spec": {"model": _geometry_as_spec(json.loads(meta["ocdr_input"]))}})
+        return _OrtRecognizer(session, True), settings, charset
+    if "character" in meta:  # a PaddleOCR graph: its classes are blank, the metadata's characters, the space
+        return _OrtRecognizer(session, False), replace(PPOCR_REC), Charset(meta["character"].splitlines() + [" "])
+    raise ConfigError(f"{name}: not an ocdr recognizer export (no ocdr_charset metadata)")
+
+
+def _geometry_as_spec(g: dict) -> dict:
+    return {"input_height": g["height"], "input_width": g["width"], "input_channel": g["channels"],
+            "keep_aspect_ratio": g.get("keep_aspect_ratio", False), "pad": g.get("pad", "edge"),
+            "prediction": g.get("prediction", "CTC")}
+
+
+def _open(model, backend: str, device: str):
+    """(runner, settings, charset, torch?) for a model source and a backend choice."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    if hasattr(model, "run"):  # a session-like object with run() and get_modelmeta() (Triton's BLS in model.py)
+        return (*_from_session(model, type(model).__name__), False)
+    model = resolve_model("recognizer", model)
+    if is_onnx_path(model):
+        return (*_from_session(onnxruntime_session(model), model), False)
+    if model in ALIASES and backend != "torch":
+        return (*_from_session(onnxruntime_session(wheel_model_path(ALIASES[model][0])), model), False)
+    net, record, charset = load_recognizer(model, device if backend == "torch" else "cpu")
+    settings = recognizer_settings_of(record)
+    if record["model"]["name"] in IMPORTED and backend != "torch":
+        from ocdr.models.imported.ppocr import native_graph
+
+        graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
+        return _OrtRecognizer(onnxruntime_session(graph), False), settings, charset, False
+    if backend == "onnxruntime":
+        raise ConfigError(f"{model}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocrnet export' first, "
+                          "or use backend=torch)")
+    if record["model"]["name"] in IMPORTED:  # the imported graph runs at its fixed training width on PyTorch
+        settings = replace(settings, dynamic_width=False, channel_order="RGB")
+    return _TorchRecognizer(net.to(resolve_device(device))), settings, charset, True
 
 
 class RecognizerPredictor:
-    def __init__(self, model: str | Path, backend: str = "torch", device: str = "auto", batch_size: int = 64):
-        self.backend, self.batch_size = backend, batch_size
-        if backend == "onnxruntime":
-            from ocdr.export.onnx_export import onnxruntime_session
+    """``settings``: overrides of :class:`RecognizerSettings` keys (e.g. ``{"width": 160}``)."""
 
-            # a path, or a session-like object with run() and get_modelmeta() (Triton's BLS in model.py)
-            self.session = model if hasattr(model, "run") else onnxruntime_session(model)
-            meta = self.session.get_modelmeta().custom_metadata_map
-            if "ocdr_charset" not in meta:
-                raise ConfigError(f"{model}: not an ocdr recognizer export (no ocdr_charset metadata)")
-            self.charset = Charset(json.loads(meta["ocdr_charset"]), **json.loads(meta["ocdr_codec"]))
-            self.geometry = json.loads(meta["ocdr_input"])
-        elif backend == "torch":
-            self.model, record, self.charset = load_recognizer(model, device)
-            self.geometry = input_geometry(record)
-            self.device = next(self.model.parameters()).device
-        else:
-            raise ConfigError(f"backend '{backend}' is not one of torch, onnxruntime")
+    def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int = 64,
+                 settings: dict | None = None):
+        self._run, base, self.charset, self.on_torch = _open(model, backend, device)
+        self.backend = "torch" if self.on_torch else "onnxruntime"
+        self.settings = merge(base, settings)
+        self.batch_size = batch_size
+        if self.settings.prediction != "CTC" and not self.on_torch:
+            raise ConfigError("attention recognizers run on PyTorch only (backend=torch)")
+
+    @property
+    def geometry(self) -> dict:
+        s = self.settings
+        return {"height": s.height, "width": s.width, "channels": s.channels, "keep_aspect_ratio": s.keep_aspect_ratio,
+                "pad": s.pad, "prediction": s.prediction}
 
     def preprocess(self, crops: list[np.ndarray]) -> np.ndarray:
-        g = self.geometry
-        return np.stack([to_input(c, g["height"], g["width"], g["channels"], g["keep_aspect_ratio"], g.get("pad", "edge"))
-                         for c in crops])
+        s = self.settings
+        if s.dynamic_width:
+            width = dynamic_width(crops, s.height, s.width, s.max_width)
+            # PyTorch modules take RGB (they convert inside); ONNX graphs take their own channel order
+            order = "RGB" if self.on_torch else s.channel_order
+            return np.stack([to_input_paddle(c, s.height, width, order, s.mean, s.std) for c in crops])
+        batch = np.stack([to_input(c, s.height, s.width, s.channels, s.keep_aspect_ratio, s.pad) for c in crops])
+        if not self.on_torch and s.channel_order == "BGR" and s.channels == 3:
+            batch = batch[:, ::-1].copy()
+        return batch
 
-    def _run(self, batch: np.ndarray) -> list[tuple[str, float]]:
-        if self.backend == "onnxruntime":
-            ids, probs = self.session.run(["output_id", "output_prob"], {"images": batch})
-            return decode_ctc_ids(ids, probs, self.charset)
-        from ocdr.train.recognition import decode_batch
+    def _read(self, batch: np.ndarray) -> list[tuple[str, float]]:
+        if self.settings.prediction != "CTC":
+            from ocdr.train.recognition import decode_batch  # attention decoding (torch only)
 
-        with torch.no_grad():
-            out = self.model(torch.from_numpy(batch).to(self.device))
-        return decode_batch(out, self.charset, self.geometry["prediction"])
+            return [(t, c) for t, c in decode_batch({"probs": _as_tensor(self._run.probs(batch))}, self.charset,
+                                                    self.settings.prediction)]
+        ids, probs = self._run(batch)
+        return ctc_decode_steps(ids, probs, self.charset)
 
     def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        results: list[tuple[str, float]] = []
+        """One (text, confidence) per crop, in the input order."""
+        order = np.argsort([c.shape[1] / max(c.shape[0], 1) for c in crops], kind="stable")
+        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         for i in range(0, len(crops), self.batch_size):
-            results += self._run(self.preprocess(crops[i:i + self.batch_size]))
+            idx = order[i:i + self.batch_size]
+            for j, res in zip(idx, self._read(self.preprocess([crops[k] for k in idx]))):
+                results[j] = res
         return results
+
+
+def _as_tensor(arr: np.ndarray):
+    import torch
+
+    return torch.from_numpy(arr)

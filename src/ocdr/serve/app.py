@@ -19,10 +19,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from fastapi import Request  # at module level: the endpoints' annotations are resolved from these globals
 
+from ocdr.config.pipeline import BACKEND_HELP, PostProcessOverrides, validate_backend
 from ocdr.errors import ConfigError
 
 __all__ = ["ServeSpec", "create_app", "Batcher", "read_limited_image"]
@@ -35,7 +37,7 @@ PAGE = Path(__file__).with_name("page.html")
 class ServeSpec:
     detector: str = field(default="auto", metadata={"help": "checkpoint, .onnx, ppocr-v4-det, or auto (as ocdr pipeline)"})
     recognizer: str = field(default="auto", metadata={"help": "checkpoint, .onnx, ppocr-v4-rec, or auto (as ocdr pipeline)"})
-    backend: str = field(default="torch", metadata={"help": "torch | onnxruntime (.onnx models always use ONNX Runtime)"})
+    backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
@@ -44,12 +46,15 @@ class ServeSpec:
     timeout_s: float = field(default=60.0, metadata={"help": "a request waiting longer gets 504"})
     max_batch: int = field(default=8, metadata={"help": "images recognised in one pipeline call"})
     batch_wait_ms: float = field(default=10.0, metadata={"help": "how long a request waits for others to batch with"})
-    long_side: int = field(default=736, metadata={"help": "detector input long side (multiple of 32)"})
+    long_side: Optional[int] = field(default=None, metadata={"help": "detector input long side (multiple of 32); "
+                                                                     "null: the detector's own rule"})
     upside_down: bool = field(default=False, metadata={"help": "also read each crop turned 180 degrees"})
+    min_confidence: Optional[float] = field(default=None, metadata={"help": "words read with lower confidence are "
+                                                                              "dropped (null: the recognizer's own)"})
+    postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
 
     def validate(self) -> None:
-        if self.backend not in ("torch", "onnxruntime"):
-            raise ConfigError(f"backend: '{self.backend}' is not one of torch, onnxruntime")
+        validate_backend(self.backend)
         if self.max_upload_mb <= 0 or self.max_pixels <= 0 or self.timeout_s <= 0:
             raise ConfigError("max_upload_mb, max_pixels and timeout_s must be positive")
         if self.max_batch < 1 or self.batch_wait_ms < 0:
@@ -154,11 +159,13 @@ def create_app(spec: ServeSpec, ocr=None):
         from ocdr.pipeline.pipeline_inference import build_ocr
 
         ocr = build_ocr(PipelineSpec(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend,
-                                     device=spec.device, long_side=spec.long_side, upside_down=spec.upside_down))
+                                     device=spec.device, long_side=spec.long_side, upside_down=spec.upside_down,
+                                     min_confidence=spec.min_confidence, postprocess=spec.postprocess))
     batcher = Batcher(lambda images: ocr(list(images)), spec.max_batch, spec.batch_wait_ms / 1000)
     max_bytes = int(spec.max_upload_mb * 1024 * 1024)
     models = {"detector": str(getattr(spec, "detector")), "recognizer": str(getattr(spec, "recognizer")),
-              "backend": spec.backend}
+              "backend": {role: getattr(getattr(ocr, role, None), "backend", spec.backend)
+                          for role in ("detector", "recognizer")}}
 
     @asynccontextmanager
     async def lifespan(app):

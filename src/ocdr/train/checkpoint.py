@@ -8,12 +8,14 @@ with ``torch.load(..., weights_only=True)`` and never unpickle code:
 * **model files** (``model_final.pth``): just the ``"ocdr"`` entry — what ``load_model`` needs:
 
   ``{"format": "ocdr/1", "kind": "detector"|"recognizer", "model": {"name": ..., "kwargs": {...}},
-  "state_dict": {...}, "spec": {resolved spec as a dict}, "charset": [chars] | None, "epoch", "step"}``
+  "state_dict": {...}, "spec": {resolved spec as a dict}, "charset": [chars] | None, "epoch", "step",
+  "inference": {settings, see ocdr.models.settings} | None}``
 
 Every write goes to a temp file in the target folder first and is renamed into place.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -62,7 +64,11 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict:
 
 
 def make_model_record(kind: str, model_name: str, model_kwargs: dict, state_dict: dict, spec: dict,
-                      charset: list[str] | None = None, epoch: int = 0, step: int = 0) -> dict:
+                      charset: list[str] | None = None, epoch: int = 0, step: int = 0, inference=None) -> dict:
+    """``inference``: the model's :mod:`ocdr.models.settings` (a dataclass or its dict), how inputs are prepared
+    and outputs decoded; absent, consumers derive ocdr's defaults from ``spec``."""
+    if inference is not None and dataclasses.is_dataclass(inference):
+        inference = dataclasses.asdict(inference)
     return {
         "format": FORMAT,
         "kind": kind,
@@ -72,6 +78,7 @@ def make_model_record(kind: str, model_name: str, model_kwargs: dict, state_dict
         "charset": list(charset) if charset is not None else None,
         "epoch": int(epoch),
         "step": int(step),
+        "inference": inference,
     }
 
 

@@ -114,7 +114,7 @@ def train_detector(spec: OcdnetSpec) -> dict:
                               **loader_kw)
     val_loader = DataLoader(val_ds, batch_size=t.batch_size, shuffle=False, **loader_kw)
     model, name, kwargs = build_detector(spec)
-    task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=spec.postprocess)
+    task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=PostProcessConfig(**spec.postprocess.given()))
     save_spec(spec, t.results_dir, "ocdnet_train_spec.yaml")
 
     result = fit(task, train_loader, val_loader, t, t.results_dir)

@@ -21,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.strategies import DDPStrategy
 
+from ocdr.models.settings import trained_settings
 from ocdr.train.checkpoint import load_checkpoint, make_model_record, save_checkpoint
 from ocdr.train.optim import build_optimizer, build_scheduler
 from ocdr.train.spec import OptimSpec, TrainSpec
@@ -53,6 +54,7 @@ class TrainTask(L.LightningModule):
         self.optim_spec = optim
         self.spec_dict = spec
         self.charset = charset
+        self.inference = trained_settings(self.kind, model_name, spec)  # recorded in every model file
         self._val_counts: dict[str, torch.Tensor] = {}
 
     # -- what a task may override ------------------------------------------------------------
@@ -105,7 +107,8 @@ class TrainTask(L.LightningModule):
     def model_record(self, state_dict: dict | None = None) -> dict:
         return make_model_record(self.kind, self.model_name, self.model_kwargs,
                                  state_dict if state_dict is not None else self.model.state_dict(),
-                                 self.spec_dict, self.charset, self.current_epoch, self.global_step)
+                                 self.spec_dict, self.charset, self.current_epoch, self.global_step,
+                                 inference=self.inference)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         record = self.model_record({})

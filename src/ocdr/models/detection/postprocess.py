@@ -1,8 +1,8 @@
 """DB post-processing (numpy/OpenCV): probability map -> text polygons in image coordinates.
 
-binarize at ``thresh`` -> contours -> a minimum-area rectangle (``polygon=False``) or a
-simplified contour (``polygon=True``) -> score = mean probability inside the contour (dropped
-below ``box_thresh``) -> unclip: grow by A * unclip_ratio / L, undoing the shrink the model was
+binarize at ``thresh`` (optionally dilated 2 x 2) -> contours -> a minimum-area rectangle (``polygon=False``) or a
+simplified contour (``polygon=True``) -> score = mean probability inside the contour, or with ``score_mode=fast``
+inside the rectangle (dropped below ``box_thresh``) -> unclip: grow by A * unclip_ratio / L, undoing the shrink the model was
 trained on (``targets.make_shrink_map``) -> minimum-area rectangle again -> scaled to the original
 image size, clipped to it, in ICDAR order. Keys and defaults follow DBNet / TAO OCDNet.
 """
@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ocdr.data.polygon import order_quad, to_clockwise
+from ocdr.errors import ConfigError
 from ocdr.models.detection.targets import offset_polygon
 
 __all__ = ["PostProcessConfig", "db_postprocess", "batch_postprocess", "unclip_distance"]
@@ -27,6 +28,13 @@ class PostProcessConfig:
     unclip_ratio: float = field(default=1.5, metadata={"help": "how much a box grows back: distance = A * ratio / L"})
     polygon: bool = field(default=False, metadata={"help": "output polygons instead of quadrilaterals"})
     min_size: int = field(default=3, metadata={"help": "drop boxes whose short side is smaller (map pixels)"})
+    score_mode: str = field(default="slow", metadata={"help": "box score = mean probability inside the contour "
+                                                                 "(slow) or inside its bounding rectangle (fast, PaddleOCR's default)"})
+    use_dilation: bool = field(default=False, metadata={"help": "dilate the binary map by 2 x 2 before finding contours (PaddleOCR)"})
+
+    def validate(self) -> None:
+        if self.score_mode not in ("slow", "fast"):
+            raise ConfigError(f"postprocess.score_mode must be slow or fast, got {self.score_mode!r}")
 
 
 def unclip_distance(polygon: np.ndarray, ratio: float) -> float:
@@ -94,13 +102,16 @@ def db_postprocess(prob: np.ndarray, cfg: PostProcessConfig, dest_size: tuple[in
     h, w = prob.shape
     size = dest_size if dest_size is not None else (h, w)
     scale = (size[1] / w, size[0] / h)
-    contours, _ = cv2.findContours((prob > cfg.thresh).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    bitmap = (prob > cfg.thresh).astype(np.uint8)
+    if cfg.use_dilation:  # joins strokes one pixel apart, as PaddleOCR does for its own models
+        bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     polys, scores = [], []
     for contour in contours[: cfg.max_candidates]:
         outline = _kernel_outline(contour, cfg)
         if outline is None:
             continue
-        score = _score(prob, contour.reshape(-1, 2))
+        score = _score(prob, outline if cfg.score_mode == "fast" else contour.reshape(-1, 2))
         if score < cfg.box_thresh:
             continue
         grown = _grow(outline, cfg.unclip_ratio)

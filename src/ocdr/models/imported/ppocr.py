@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -33,27 +31,14 @@ from ocdr.data.transforms import MEAN, STD
 from ocdr.errors import ConfigError
 from ocdr.models.detection.dbnet import _Branch, _check_input
 from ocdr.models.detection.loss import DBLoss
+from ocdr.models.catalog import PPOCR_FILES, WHEEL, wheel_model_path
 from ocdr.models.imported.onnx_graph import OnnxGraphModule, load_onnx, structural_constants
 from ocdr.models.registry import register_model
 from ocdr.models.recognition.model import ctc_loss
 
 __all__ = ["PPOCR_FILES", "wheel_model_path", "skeleton_of", "graph_from_skeleton", "ppocr_charset",
-           "PPOCRDet", "PPOCRRec", "ppocr_det", "ppocr_rec"]
+           "PPOCRDet", "PPOCRRec", "ppocr_det", "ppocr_rec", "native_graph"]
 
-PPOCR_FILES = {"det": "ch_PP-OCRv4_det_infer.onnx", "rec": "ch_PP-OCRv4_rec_infer.onnx"}
-WHEEL = "rapidocr-onnxruntime"
-
-
-def wheel_model_path(role: str) -> Path:
-    """Path of the PP-OCRv4 ``det`` or ``rec`` ONNX file inside the installed wheel (no network)."""
-    spec = importlib.util.find_spec("rapidocr_onnxruntime")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"the PP-OCRv4 models come from the {WHEEL} wheel, which is not installed; "
-                          f"install it with: pip install --no-deps {WHEEL}==1.4.4 (make test does)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / PPOCR_FILES[role]
-    if not path.is_file():
-        raise ConfigError(f"{path}: missing from the installed {WHEEL} wheel")
-    return path
 
 
 def skeleton_of(model: onnx.ModelProto) -> str:
@@ -181,6 +166,7 @@ class PPOCRRec(nn.Module):
             key = graph._keys.pop(name)
             if key in graph.weights:
                 del graph.weights[key]
+        self.projection_names = (w_name, b_name)  # where head.fc goes back into the native graph
         cut = next(i for i, (_, _, outs, _) in enumerate(nodes) if self.feature_name in outs)
         graph.nodes = nodes[:cut + 1]
         graph.output_names = [self.feature_name]
@@ -203,6 +189,31 @@ class PPOCRRec(nn.Module):
         if targets is not None:
             out["loss"] = ctc_loss(logits, targets)
         return out
+
+
+def native_graph(model: nn.Module, skeleton: str = "") -> onnx.ModelProto:
+    """The original PaddleOCR inference graph carrying ``model``'s current weights, for ONNX Runtime.
+
+    ``model`` is a :class:`PPOCRDet` or :class:`PPOCRRec` (imported or fine-tuned); ``skeleton`` its
+    checkpoint's ``graph`` keyword (empty: the installed wheel's file). The graph keeps PaddleOCR's input
+    (BGR, (x / 255 - 0.5) / 0.5, dynamic height and width) and output (the probability map; per-step class
+    probabilities); the detector's training-only threshold branch is not part of it."""
+    role = "det" if isinstance(model, PPOCRDet) else "rec"
+    proto = graph_from_skeleton(skeleton) if skeleton else load_onnx(wheel_model_path(role))
+    values = {name: model.graph.weight_of(name) for name in model.graph._keys}
+    if isinstance(model, PPOCRRec):
+        w_name, b_name = model.projection_names
+        values[w_name], values[b_name] = model.head.fc.weight.t(), model.head.fc.bias
+    with torch.no_grad():
+        for node in proto.graph.node:
+            if node.op_type == "Constant" and node.output[0] in values:
+                tensor = node.attribute[[a.name for a in node.attribute].index("value")].t
+                arr = values[node.output[0]].detach().cpu().float().numpy().astype(np.float32)
+                tensor.ClearField("float_data")
+                tensor.ClearField("dims")
+                tensor.dims.extend(arr.shape)
+                tensor.raw_data = np.ascontiguousarray(arr).tobytes()
+    return proto
 
 
 @register_model

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 
 from ocdr.config import spec_to_dict
+from ocdr.models.catalog import ALIASES
+from ocdr.models.settings import PPOCR_DET, PPOCR_REC
 from ocdr.errors import ConfigError
 from ocdr.fileio import atomic_write_text
 from ocdr.train.checkpoint import make_model_record, read_model_record, save_checkpoint
@@ -22,7 +24,6 @@ __all__ = ["ALIASES", "PretrainedSpec", "import_record", "read_pretrained", "imp
            "IMPORTED_MODELS"]
 log = logging.getLogger("ocdr.pretrained")
 
-ALIASES = {"ppocr-v4-det": ("det", "detector"), "ppocr-v4-rec": ("rec", "recognizer")}
 SOURCES = {"ppocr-v4": ["ppocr-v4-det", "ppocr-v4-rec"]}
 IMPORTED_MODELS = {"ppocr_det", "ppocr_rec"}
 
@@ -33,8 +34,9 @@ def import_record(alias: str) -> dict:
     from ocdr.config.ocrnet import OcrnetSpec
     from ocdr.data.charset import Charset
     from ocdr.models.imported.onnx_graph import load_onnx
-    from ocdr.models.imported.ppocr import PPOCRDet, PPOCRRec, ppocr_charset, skeleton_of, wheel_model_path
+    from ocdr.models.catalog import wheel_model_path
     from ocdr.models.imported.onnx_graph import OnnxGraphModule
+    from ocdr.models.imported.ppocr import PPOCRDet, PPOCRRec, ppocr_charset, skeleton_of
 
     if alias not in ALIASES:
         raise ConfigError(f"unknown pretrained model '{alias}'; known: {', '.join(ALIASES)}")
@@ -47,7 +49,8 @@ def import_record(alias: str) -> dict:
         model = PPOCRDet(OnnxGraphModule(onnx_model))
         spec = spec_to_dict(OcdnetSpec())
         spec["model"]["backbone"] = "ppocr_v4"
-        return make_model_record(kind, "ppocr_det", {"graph": graph, "k": 50.0}, model.state_dict(), spec)
+        return make_model_record(kind, "ppocr_det", {"graph": graph, "k": 50.0}, model.state_dict(), spec,
+                                 inference=PPOCR_DET)
     chars = ppocr_charset(onnx_model)
     model = PPOCRRec(OnnxGraphModule(onnx_model))
     spec = spec_to_dict(OcrnetSpec())
@@ -58,7 +61,7 @@ def import_record(alias: str) -> dict:
     if num_classes != model.head.fc.out_features:
         raise ConfigError(f"{path}: {len(chars)} characters in the metadata but {model.head.fc.out_features} classes")
     return make_model_record(kind, "ppocr_rec", {"graph": graph, "num_classes": num_classes}, model.state_dict(),
-                             spec, chars)
+                             spec, chars, inference=PPOCR_REC)
 
 
 def read_pretrained(path_or_alias: str, kind: str) -> dict:
@@ -98,7 +101,7 @@ def import_pretrained(spec: PretrainedSpec) -> dict:
 
 
 def list_pretrained(spec: PretrainedSpec) -> dict:
-    from ocdr.models.imported.ppocr import wheel_model_path
+    from ocdr.models.catalog import wheel_model_path
 
     rows = {}
     for source, aliases in SOURCES.items():

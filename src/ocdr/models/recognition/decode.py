@@ -13,7 +13,7 @@ import numpy as np
 
 from ocdr.data.charset import Charset
 
-__all__ = ["ctc_greedy_decode", "ctc_beam_search"]
+__all__ = ["ctc_greedy_decode", "ctc_beam_search", "ctc_decode_steps"]
 
 
 def _check_classes(probs: np.ndarray, charset: Charset) -> None:
@@ -122,3 +122,25 @@ def ctc_beam_search(probs: np.ndarray, charset: Charset, beam_width: int = 10, b
         beams = {prefix: (b, nb) for prefix, (b, nb) in ranked[:beam_width]}
     prefix, (p_b, p_nb) = next(iter(beams.items()))  # ranked best first
     return charset.decode_ctc_ids(_charset_ids(list(prefix), blank)), float(np.logaddexp(p_b, p_nb))
+
+
+def ctc_decode_steps(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[tuple[str, float]]:
+    """Best-path results from per-step argmax ``ids`` (B, T) and their probabilities (B, T): the text, and
+    as confidence the mean probability of the steps that emitted a character (the first step of each run
+    of a non-blank class), PaddleOCR's definition; 0.0 when nothing is read.
+
+    Unlike the best path's product over all T steps (``ctc_greedy_decode``'s ``confidence``), this does not
+    shrink with the input width or the padding, so one threshold (``min_confidence``) fits every crop."""
+    ids = np.asarray(ids)
+    probs = np.asarray(probs, np.float64)
+    if ids.ndim != 2 or ids.shape != probs.shape:
+        raise ValueError(f"expected ids and probs of the same (B, T) shape, got {ids.shape} and {probs.shape}")
+    first = np.ones_like(ids, dtype=bool)
+    first[:, 1:] = ids[:, 1:] != ids[:, :-1]
+    emit = first & (ids != 0)
+    out = []
+    for seq, p, keep in zip(ids, probs, emit):
+        chosen = seq[keep]
+        conf = float(p[keep].mean()) if chosen.size else 0.0
+        out.append((charset.decode_ctc_ids(chosen.tolist()), conf))
+    return out
