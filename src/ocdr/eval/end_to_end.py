@@ -52,13 +52,16 @@ class EndToEndMetric:
     def compute(self) -> dict:
         det = DetectionMetric.from_counts(self.num_gt, self.num_det, self.num_match)
         p, r, h = _rates(self.num_correct, self.num_det, self.num_gt)
+        pc, rc, hc = _rates(self.num_correct_ci, self.num_det, self.num_gt)
         return {"e2e_precision": p, "e2e_recall": r, "e2e_hmean": h,
+                "e2e_precision_case_insensitive": pc, "e2e_recall_case_insensitive": rc,
+                "e2e_hmean_case_insensitive": hc,
                 "det_precision": det["precision"], "det_recall": det["recall"], "det_hmean": det["hmean"],
                 "word_accuracy_on_matched": self.num_correct / self.num_match if self.num_match else 0.0,
                 "word_accuracy_on_matched_case_insensitive":
                     self.num_correct_ci / self.num_match if self.num_match else 0.0,
                 "num_gt": self.num_gt, "num_det": self.num_det, "num_match": self.num_match,
-                "num_correct": self.num_correct}
+                "num_correct": self.num_correct, "num_correct_case_insensitive": self.num_correct_ci}
 
     def worst(self, k: int = 8) -> list[dict]:
         """Images with the most ground-truth words not read correctly."""

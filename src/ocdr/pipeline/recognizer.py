@@ -169,12 +169,26 @@ class RecognizerPredictor:
         ids, probs = self._run(batch)
         return ctc_decode_steps(ids, probs, self.charset)
 
+    def batches(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """Index groups of crops read together: sorted by aspect ratio, at most ``batch_size``; with a dynamic
+        width a batch also ends where a crop would need a width 10 % above the batch's first, so no crop is
+        padded much beyond its own width (padding changes what the model reads)."""
+        ratios = np.array([c.shape[1] / max(c.shape[0], 1) for c in crops], np.float64)
+        order = np.argsort(ratios, kind="stable")
+        s = self.settings
+        need = np.maximum(s.width, np.minimum(s.height * ratios, s.max_width))
+        groups, start = [], 0
+        for i in range(1, len(order) + 1):
+            if i == len(order) or i - start >= self.batch_size or (
+                    s.dynamic_width and need[order[i]] > 1.1 * need[order[start]]):
+                groups.append(order[start:i])
+                start = i
+        return groups
+
     def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """One (text, confidence) per crop, in the input order."""
-        order = np.argsort([c.shape[1] / max(c.shape[0], 1) for c in crops], kind="stable")
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for i in range(0, len(crops), self.batch_size):
-            idx = order[i:i + self.batch_size]
+        for idx in self.batches(crops):
             for j, res in zip(idx, self._read(self.preprocess([crops[k] for k in idx]))):
                 results[j] = res
         return results

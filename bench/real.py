@@ -1,0 +1,416 @@
+"""One real-data benchmark: ocdr vs RapidOCR (PP-OCRv4) vs Tesseract on every set under ../shared/data, one run.
+
+Validation split (fixed, documented, the only split anything is tuned on): in each set, every 10th item in
+natural file-name order (img_2 before img_10), starting with the first: items 0, 10, 20, ... For page sets the
+items are images; for crop sets the lines of ``gt.txt``. The test splits of these benchmarks are kept
+elsewhere and never read here.
+
+| set | what is measured |
+|---|---|
+| icdar2015, funsd, gw_pages | detection, recognition of ground-truth word crops, end to end |
+| hme | detection (no transcriptions) |
+| gw_words, names | recognition of the given crops |
+
+Word crops of the page sets are cut from the ground-truth quads (legible words only) by ocdr's rectifier
+(height 48); every engine reads the same crops. Each engine runs in its own process (so peak memory and
+start-up are its own), over the same images:
+
+- detection P/R/hmean: ICDAR 2015 protocol (one-to-one at IoU > 0.5, ``###`` regions don't care);
+- recognition: exact and case-insensitive word accuracy, CER, on the crops;
+- end to end: a word counts when its box matches a truth word (IoU > 0.5) and its text is the same,
+  case-insensitive; P/R/hmean;
+- speed: end-to-end images/s (one image per call) and crops/s (all crops of a set in one call, the
+  engine's own batching), start-up seconds (process start to a ready engine, imports included), peak RSS.
+
+Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``), ``--ocdr NAME=DET,REC`` (more ocdr models), ``rapidocr``
+(rapidocr-onnxruntime 1.4.4, its defaults, angle classifier on), ``tesseract`` (Debian tesseract-ocr, eng;
+pages with --psm 3, crops with --psm 7). A missing engine or set is skipped with the reason.
+
+    .venv/bin/python bench/real.py                       # everything; JSON in bench/results/real.json,
+                                                         # the table into docs/benchmarks.md
+    .venv/bin/python bench/real.py --sets icdar2015 --engines ocdr rapidocr --max-images 20
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+T_START = time.perf_counter()  # start-up is measured from here (before the heavy imports)
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = ROOT.parent / "shared" / "data"
+DOCS = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench/real.py: begin -->", "<!-- bench/real.py: end -->"
+
+# name -> (kind, folder under the data root); kind: pages (gt quads + text), det (gt quads only), crops (gt.txt)
+SETS = {
+    "icdar2015": ("pages", "icdar2015/train"),
+    "funsd": ("pages", "funsd/train"),
+    "gw_pages": ("pages", "gw/train/pages"),
+    "hme": ("det", "hme_handwritten_det"),
+    "gw_words": ("crops", "gw/train/words"),
+    "names": ("crops", "names/train"),
+}
+CROP_HEIGHT = 48
+
+
+# ----------------------------------------------------------------------------------------------- data
+def natural_key(name: str) -> list:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def every_10th(items: list, key=lambda x: x) -> list:
+    return sorted(items, key=lambda x: natural_key(str(key(x))))[::10]
+
+
+def _gt_file(gt_dir: Path, image: Path) -> Path | None:
+    for name in (f"{image.stem}.txt", f"{image.name}.txt", f"gt_{image.stem}.txt"):
+        if (gt_dir / name).is_file():
+            return gt_dir / name
+    return None
+
+
+def page_items(folder: Path) -> list[tuple[Path, Path]]:
+    """(image, gt file) pairs of the validation split of a page folder (images/ or img/, gt/)."""
+    from ocdr.data.images import IMAGE_EXTENSIONS
+
+    img_dir = next((folder / d for d in ("images", "img") if (folder / d).is_dir()), None)
+    if img_dir is None:
+        raise FileNotFoundError(f"{folder}: no images/ or img/ folder")
+    pairs = [(p, _gt_file(folder / "gt", p)) for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+    return every_10th([(p, g) for p, g in pairs if g is not None], key=lambda pg: pg[0].name)
+
+
+def crop_items(folder: Path) -> list[tuple[Path, str]]:
+    from ocdr.data.formats import read_gt_list
+
+    return [(folder / rel, label) for rel, label in every_10th(read_gt_list(folder / "gt.txt"), key=lambda r: r[0])]
+
+
+def load_set(name: str, root: Path, max_images: int, max_crops: int) -> dict:
+    """Images, regions and crops of a set's validation split."""
+    from ocdr.data.formats import read_icdar_gt
+    from ocdr.data.images import read_image
+    from ocdr.rectify import RectifyConfig, rectify
+
+    kind, rel = SETS[name]
+    folder = root / rel
+    out = {"name": name, "kind": kind, "pages": [], "crops": [], "labels": []}
+    if kind == "crops":
+        for path, label in crop_items(folder)[: max_crops or None]:
+            out["crops"].append(read_image(path))
+            out["labels"].append(label)
+        return out
+    cfg = RectifyConfig(height=CROP_HEIGHT)
+    for image_path, gt_path in page_items(folder)[: max_images or None]:
+        rgb = read_image(image_path)
+        regions = read_icdar_gt(gt_path)
+        out["pages"].append({"id": image_path.name, "rgb": rgb, "polys": [r.points for r in regions],
+                             "texts": [r.text for r in regions], "ignore": [r.ignore for r in regions]})
+        if kind == "pages":
+            for r in regions:
+                if not r.ignore and r.text.strip():
+                    crop = rectify(rgb, r.points, cfg)
+                    if crop is not None:
+                        out["crops"].append(crop)
+                        out["labels"].append(r.text)
+    if max_crops:
+        out["crops"], out["labels"] = out["crops"][:max_crops], out["labels"][:max_crops]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- engines
+class OcdrEngine:
+    def __init__(self, det: str = "auto", rec: str = "auto"):
+        import ocdr
+
+        self.ocr_ = ocdr.OCR(det, rec)
+
+    def detect(self, rgb):
+        return list(self.ocr_.detector([rgb])[0].polygons)
+
+    def read(self, crops):
+        return [t for t, _ in self.ocr_.recognizer(crops)]
+
+    def ocr(self, rgb):
+        return [(w.polygon, w.text) for w in self.ocr_(rgb).words]
+
+    def describe(self) -> dict:
+        d, r = self.ocr_.detector, self.ocr_.recognizer
+        return {"detector_backend": d.backend, "recognizer_backend": r.backend}
+
+
+class RapidEngine:
+    def __init__(self):
+        from rapidocr_onnxruntime import RapidOCR
+
+        self.engine = RapidOCR()
+
+    @staticmethod
+    def _bgr(rgb):
+        return np.ascontiguousarray(rgb[:, :, ::-1])
+
+    def detect(self, rgb):
+        res, _ = self.engine(self._bgr(rgb), use_det=True, use_cls=False, use_rec=False)
+        return [np.asarray(b, np.float32) for b in (res or [])]
+
+    def read(self, crops):
+        res, _ = self.engine.text_rec([self._bgr(c) for c in crops])
+        return [t for t, *_ in res]
+
+    def ocr(self, rgb):
+        res, _ = self.engine(self._bgr(rgb))
+        return [(np.asarray(b, np.float32), t) for b, t, _ in (res or [])]
+
+    def describe(self) -> dict:
+        return {}
+
+
+class TesseractEngine:
+    """The tesseract command (TSV out): pages with --psm 3, its words (level 5) as the detections."""
+
+    def __init__(self):
+        if not shutil.which("tesseract"):
+            raise RuntimeError("the tesseract command is not installed (make bench-deps: Debian tesseract-ocr)")
+        self.tmp = Path(tempfile.mkdtemp(prefix="tess_"))
+
+    def _tsv(self, rgb, psm: int) -> list[dict]:
+        from PIL import Image
+
+        path = self.tmp / "in.png"
+        Image.fromarray(rgb).save(path)
+        out = subprocess.run(["tesseract", str(path), "stdout", "--psm", str(psm), "-l", "eng", "tsv"],
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+        keys = out[0].split("\t") if out else []
+        return [dict(zip(keys, r.split("\t"))) for r in out[1:] if len(r.split("\t")) == len(keys)]
+
+    @staticmethod
+    def _box(r) -> np.ndarray:
+        x, y, w, h = (float(r[k]) for k in ("left", "top", "width", "height"))
+        return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+
+    def _words(self, rgb):
+        return [(self._box(r), r["text"].strip()) for r in self._tsv(rgb, 3) if r["level"] == "5" and r["text"].strip()]
+
+    def detect(self, rgb):
+        return [b for b, _ in self._words(rgb)]
+
+    def read(self, crops):
+        return [" ".join(r["text"].strip() for r in self._tsv(c, 7) if r["level"] == "5" and r["text"].strip())
+                for c in crops]
+
+    def ocr(self, rgb):
+        return self._words(rgb)
+
+    def describe(self) -> dict:
+        return {}
+
+    @staticmethod
+    def child_rss_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def make_engine(kind: str, det: str, rec: str):
+    if kind == "rapidocr":
+        return RapidEngine()
+    if kind == "tesseract":
+        return TesseractEngine()
+    return OcdrEngine(det, rec)
+
+
+# ----------------------------------------------------------------------------------------------- worker
+def evaluate_set(engine, data: dict) -> dict:
+    from ocdr.eval.detection import DetectionMetric
+    from ocdr.eval.recognition import RecognitionMetric
+
+    row: dict = {"set": data["name"]}
+    if data["pages"]:
+        det = DetectionMetric()
+        for page in data["pages"]:
+            det.update(page["polys"], page["ignore"], engine.detect(page["rgb"]), page["id"])
+        m = det.compute()
+        row.update(images=len(data["pages"]), det_precision=m["precision"], det_recall=m["recall"], det_hmean=m["hmean"])
+    if data["pages"] and data["kind"] == "pages":
+        row.update(end_to_end(engine, data["pages"]))
+    if data["crops"]:
+        engine.read(data["crops"][:2])  # warm-up
+        t = time.perf_counter()
+        preds = engine.read(data["crops"])
+        seconds = time.perf_counter() - t
+        rec = RecognitionMetric()
+        rec.update(preds, data["labels"])
+        m = rec.compute()
+        row.update(crops=len(data["crops"]), rec_accuracy=m["accuracy"],
+                   rec_accuracy_ci=m["accuracy_case_insensitive"], rec_cer=m["cer"], crops_per_s=len(preds) / seconds)
+    return row
+
+
+def end_to_end(engine, pages: list[dict]) -> dict:
+    from ocdr.eval.end_to_end import EndToEndMetric
+
+    e2e = EndToEndMetric()
+    engine.ocr(pages[0]["rgb"])  # warm-up
+    t = time.perf_counter()
+    results = [engine.ocr(page["rgb"]) for page in pages]
+    seconds = time.perf_counter() - t
+    for page, words in zip(pages, results):
+        e2e.update(page["polys"], page["texts"], page["ignore"], [w[0] for w in words], [w[1] for w in words], page["id"])
+    m = e2e.compute()
+    return {"e2e_precision": m["e2e_precision_case_insensitive"], "e2e_recall": m["e2e_recall_case_insensitive"],
+            "e2e_hmean": m["e2e_hmean_case_insensitive"], "e2e_words_correct": m["num_correct_case_insensitive"],
+            "images_per_s": len(pages) / seconds}
+
+
+def worker(args) -> dict:
+    engine = make_engine(args.engine, args.det, args.rec)
+    startup = time.perf_counter() - T_START
+    record = {"engine": args.label, "startup_s": startup, **engine.describe(), "sets": []}
+    for name in args.sets:
+        data = load_set(name, Path(args.data_root), args.max_images, args.max_crops)
+        record["sets"].append(evaluate_set(engine, data))
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    record["peak_rss_mb"] = max(own, engine.child_rss_mb()) if isinstance(engine, TesseractEngine) else own
+    return record
+
+
+# ----------------------------------------------------------------------------------------------- driver
+COLUMNS = [("det_precision", "det P"), ("det_recall", "det R"), ("det_hmean", "det hmean"),
+           ("rec_accuracy", "word acc"), ("rec_accuracy_ci", "word acc (ci)"), ("rec_cer", "CER"),
+           ("e2e_hmean", "e2e hmean (ci)"), ("images_per_s", "img/s"), ("crops_per_s", "crops/s")]
+
+
+def markdown(records: list[dict], command: str, machine: str) -> str:
+    lines = [f"Command: `{command}`", "", f"Machine: {machine}. Split: every 10th item in natural file-name order "
+             "(validation split of the training folders).", ""]
+    sets = list(dict.fromkeys(s["set"] for r in records for s in r["sets"]))
+    for name in sets:
+        rows = [(r, next(s for s in r["sets"] if s["set"] == name)) for r in records if any(s["set"] == name for s in r["sets"])]
+        cols = [(k, h) for k, h in COLUMNS if any(k in s for _, s in rows)]
+        counts = rows[0][1]
+        what = ", ".join(f"{counts[k]} {k}" for k in ("images", "crops") if k in counts)
+        lines += [f"**{name}** ({what})", "", "| engine | " + " | ".join(h for _, h in cols) + " |",
+                  "|---|" + "---|" * len(cols)]
+        for r, s in rows:
+            lines.append(f"| {r['engine']} | " + " | ".join(_fmt(s.get(k)) for k, _ in cols) + " |")
+        lines.append("")
+    lines += ["| engine | start-up s | peak RSS MB |", "|---|---|---|"]
+    lines += [f"| {r['engine']} | {r['startup_s']:.2f} | {r['peak_rss_mb']:.0f} |" for r in records]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:.1f}" if isinstance(v, float) and v >= 10 else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def write_docs(path: Path, text: str) -> None:
+    """Replace the block between the markers (appended under a heading when absent), atomically."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    block = f"{BEGIN}\n{text}{END}"
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip() + "\n\n## Real data, every set, one run (`bench/real.py`)\n\n" + block + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_engines(args, engines: list[tuple[str, str, str, str]]) -> tuple[list[dict], dict]:
+    records, skipped = [], {}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    for kind, label, det, rec in engines:
+        cmd = [sys.executable, __file__, "--worker", "--engine", kind, "--label", label, "--det", det, "--rec", rec,
+               "--data-root", str(args.data_root), "--max-images", str(args.max_images),
+               "--max-crops", str(args.max_crops), "--sets", *args.sets]
+        print(f"running {label} ...", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode or not line:
+            reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            skipped[label] = reason
+            print(f"  skipped {label}: {reason}", flush=True)
+            continue
+        records.append(json.loads(line[-1][len("RESULT "):]))
+    return records, skipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", type=Path, default=DATA)
+    ap.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--engines", nargs="*", default=["ocdr", "rapidocr", "tesseract"],
+                    choices=["ocdr", "rapidocr", "tesseract"])
+    ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC", help="more ocdr models")
+    ap.add_argument("--max-images", type=int, default=0, help="at most this many validation images per set (0: all)")
+    ap.add_argument("--max-crops", type=int, default=0, help="at most this many crops per set (0: all)")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "real.json")
+    ap.add_argument("--docs", type=Path, default=DOCS, help="markdown file whose bench/real.py block is replaced")
+    ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--engine", help=argparse.SUPPRESS)
+    ap.add_argument("--label", help=argparse.SUPPRESS)
+    ap.add_argument("--det", default="auto", help=argparse.SUPPRESS)
+    ap.add_argument("--rec", default="auto", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args)), flush=True)
+        return 0
+    present = {n: args.data_root / SETS[n][1] for n in args.sets}
+    missing = {n: f"{p} is absent" for n, p in present.items() if not p.is_dir()}
+    for name, why in missing.items():
+        print(f"skipping set {name}: {why}")
+    args.sets = [n for n in args.sets if n not in missing]
+    if not args.sets:
+        print("no data sets found under", args.data_root)
+        return 1
+    engines = []
+    labels = {"ocdr": "ocdr (defaults)", "rapidocr": "RapidOCR 1.4.4 (PP-OCRv4)", "tesseract": "Tesseract (eng)"}
+    for kind in args.engines:
+        engines.append((kind, labels[kind], "auto", "auto"))
+        if kind == "ocdr":
+            for spec in args.ocdr:
+                name, _, models = spec.partition("=")
+                det, _, rec = models.partition(",")
+                if not (name and det and rec):
+                    raise SystemExit(f"--ocdr {spec!r}: expected NAME=DET,REC")
+                engines.append(("ocdr", name, det, rec))
+    records, skipped = run_engines(args, engines)
+    command = "bench/real.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    machine = f"{os.cpu_count()} CPU cores ({_cpu()}), no GPU used"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"command": command, "machine": machine, "split": "every 10th, natural order",
+                                    "records": records, "skipped": skipped, "missing_sets": missing}, indent=1))
+    text = markdown(records, command, machine) + "".join(f"\nSkipped {k}: {v}\n" for k, v in skipped.items())
+    print(text)
+    if not args.no_docs and records:
+        write_docs(args.docs, text)
+    print(f"written: {args.out}")
+    return 0 if records else 1
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
