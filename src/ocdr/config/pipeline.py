@@ -59,7 +59,8 @@ class PipelineSpec:
     backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     batch_size: int = field(default=4, metadata={"help": "images per detector call; their crops are recognised together"})
-    rec_batch_size: int = field(default=64, metadata={"help": "crops per recognizer call (sorted by aspect ratio)"})
+    rec_batch_size: Optional[int] = field(default=None, metadata={"help": "crops per recognizer call, sorted by aspect "
+                                                                          "ratio (null: 6 on a CPU, 64 on a GPU)"})
     long_side: Optional[int] = field(default=None, metadata={"help": "detector input long side (multiple of 32); "
                                                                      "null: the detector's own rule"})
     limit_side_len: Optional[int] = field(default=None, metadata={"help": "detector: PaddleOCR's limit_side_len (null: the model's)"})
@@ -78,7 +79,7 @@ class PipelineSpec:
         validate_backend(self.backend)
         if self.long_side is not None and (self.long_side % 32 or self.long_side <= 0):
             raise ConfigError(f"long_side must be a positive multiple of 32, got {self.long_side}")
-        if self.batch_size < 1 or self.rec_batch_size < 1:
+        if self.batch_size < 1 or (self.rec_batch_size is not None and self.rec_batch_size < 1):
             raise ConfigError("batch_size and rec_batch_size must be at least 1")
 
 

@@ -93,7 +93,8 @@ PPOCR_DET = DetectorSettings(
     limit_side_len=736, limit_type="min", max_side_len=2000, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5],
     channel_order="BGR",
     postprocess=PostProcessConfig(thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
-                                  use_dilation=True, score_mode="fast"))
+                                  use_dilation=True, score_mode="fast",
+                                  integer_geometry=True))
 PPOCR_REC = RecognizerSettings(height=48, width=320, channels=3, keep_aspect_ratio=True, pad="zero",
                                dynamic_width=True, channel_order="BGR", min_confidence=0.5)
 

@@ -114,7 +114,7 @@ class OCR:
 
     def __init__(self, detector="auto", recognizer="auto", backend: str = "auto", device: str = "auto",
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
-                 tiled: bool = False, upside_down: bool = False, batch_size: int = 64,
+                 tiled: bool = False, upside_down: bool = False, batch_size: int | None = None,
                  min_confidence: float | None = None, det_settings: dict | None = None,
                  rec_settings: dict | None = None):
         self.detector = DetectorPredictor(detector, backend, device, postprocess, long_side, tiled,

@@ -133,14 +133,22 @@ def _open(model, backend: str, device: str):
 class RecognizerPredictor:
     """``settings``: overrides of :class:`RecognizerSettings` keys (e.g. ``{"width": 160}``)."""
 
-    def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int = 64,
+    def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int | None = None,
                  settings: dict | None = None):
         self._run, base, self.charset, self.on_torch = _open(model, backend, device)
         self.backend = "torch" if self.on_torch else "onnxruntime"
         self.settings = merge(base, settings)
-        self.batch_size = batch_size
+        # None: 6 crops per call on a CPU (PaddleOCR's rec_batch_num; larger batches are slower there, measured
+        # in docs/benchmarks.md), 64 on a GPU
+        self.batch_size = batch_size or (64 if self._on_gpu() else 6)
         if self.settings.prediction != "CTC" and not self.on_torch:
             raise ConfigError("attention recognizers run on PyTorch only (backend=torch)")
+
+    def _on_gpu(self) -> bool:
+        if self.on_torch:
+            return self._run.device.type == "cuda"
+        providers = getattr(self._run.session, "get_providers", lambda: [])()
+        return bool(providers) and providers[0] == "CUDAExecutionProvider"
 
     @property
     def geometry(self) -> dict:

@@ -31,6 +31,9 @@ class PostProcessConfig:
     score_mode: str = field(default="slow", metadata={"help": "box score = mean probability inside the contour "
                                                                  "(slow) or inside its bounding rectangle (fast, PaddleOCR's default)"})
     use_dilation: bool = field(default=False, metadata={"help": "dilate the binary map by 2 x 2 before finding contours (PaddleOCR)"})
+    integer_geometry: bool = field(default=False, metadata={"help": "PaddleOCR's box geometry (quadrilaterals): scores over "
+                                                                     "truncated corners, unclip on integer pixels, rounded "
+                                                                     "output, boxes of 3 px or less dropped"})
 
     def validate(self) -> None:
         if self.score_mode not in ("slow", "fast"):
@@ -107,6 +110,13 @@ def db_postprocess(prob: np.ndarray, cfg: PostProcessConfig, dest_size: tuple[in
         bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     polys, scores = [], []
+    if cfg.integer_geometry and not cfg.polygon:
+        for contour in contours[: cfg.max_candidates]:
+            found = _paddle_box(prob, contour, cfg, size)
+            if found is not None:
+                polys.append(found[0])
+                scores.append(found[1])
+        return polys, scores
     for contour in contours[: cfg.max_candidates]:
         outline = _kernel_outline(contour, cfg)
         if outline is None:
@@ -124,6 +134,44 @@ def db_postprocess(prob: np.ndarray, cfg: PostProcessConfig, dest_size: tuple[in
                                scale, size, cfg.polygon))
         scores.append(score)
     return polys, scores
+
+
+def _paddle_box(prob: np.ndarray, contour: np.ndarray, cfg: PostProcessConfig, size: tuple[int, int]
+                ) -> tuple[np.ndarray, float] | None:
+    """One contour the way PaddleOCR's DBPostProcess and RapidOCR's box filter treat it, to the pixel: the
+    same weights then give the same boxes (ocdr's own path keeps sub-pixel geometry instead)."""
+    import pyclipper
+
+    h, w = prob.shape
+    rect = cv2.minAreaRect(contour)
+    if min(rect[1]) < cfg.min_size:
+        return None
+    box = cv2.boxPoints(rect)
+    if cfg.score_mode == "fast":
+        x0, y0 = np.clip(np.floor(box.min(0)).astype(int), 0, [w - 1, h - 1])
+        x1, y1 = np.clip(np.ceil(box.max(0)).astype(int), 0, [w - 1, h - 1])
+        mask = np.zeros((y1 - y0 + 1, x1 - x0 + 1), np.uint8)
+        cv2.fillPoly(mask, [(box - [x0, y0]).astype(np.int32)], 1)  # truncated corners, as PaddleOCR
+        score = float(cv2.mean(prob[y0:y1 + 1, x0:x1 + 1], mask)[0])
+    else:
+        score = _score(prob, contour.reshape(-1, 2))
+    if score < cfg.box_thresh:
+        return None
+    offset = pyclipper.PyclipperOffset()
+    offset.AddPath(box.tolist(), pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)  # integer pixels
+    grown = offset.Execute(unclip_distance(box, cfg.unclip_ratio))
+    if not grown:
+        return None
+    rect = cv2.minAreaRect(np.concatenate([np.asarray(g, np.float32) for g in grown]))
+    if min(rect[1]) < cfg.min_size + 2:
+        return None
+    out = cv2.boxPoints(rect).astype(np.float64)
+    out[:, 0] = np.clip(np.round(out[:, 0] / w * size[1]), 0, size[1] - 1)
+    out[:, 1] = np.clip(np.round(out[:, 1] / h * size[0]), 0, size[0] - 1)
+    out = order_quad(out)
+    if int(np.linalg.norm(out[0] - out[1])) <= 3 or int(np.linalg.norm(out[0] - out[3])) <= 3:
+        return None
+    return out.astype(np.float32), score
 
 
 def batch_postprocess(probs: np.ndarray, cfg: PostProcessConfig,
