@@ -61,6 +61,8 @@ class DetEvaluateSpec:
     data_path: list[str] = field(default_factory=list, metadata={"help": "folders to evaluate (default: dataset.validate_data_path)"})
     results_dir: str = field(default="runs/ocdnet/evaluate", metadata={"help": "metrics JSON and the worst cases"})
     num_worst: int = field(default=8, metadata={"help": "worst images drawn into the report"})
+    long_side: Optional[int] = field(default=None, metadata={"help": "images are resized so the long side is this; "
+                                                                     "null: the model's own rule"})
 
 
 @dataclass
@@ -117,5 +119,5 @@ class OcdnetSpec:
             raise ConfigError("model.load_pruned_graph=true needs model.pruned_graph_path")
         if not 0 <= self.prune.ch_sparsity < 1:
             raise ConfigError(f"prune.ch_sparsity must be in [0, 1), got {self.prune.ch_sparsity}")
-        if self.inference.tile_size % 32 or (self.inference.long_side or 0) % 32:
+        if self.inference.tile_size % 32 or (self.inference.long_side or 0) % 32 or (self.evaluate.long_side or 0) % 32:
             raise ConfigError("inference.tile_size and inference.long_side must be multiples of 32")

@@ -1,49 +1,48 @@
 """``ocdr ocdnet evaluate``: ICDAR 2015 P/R/hmean over folders, with the worst cases drawn."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
 from pathlib import Path
 
-import torch
-from torch.utils.data import DataLoader
-
 from ocdr.config.ocdnet import OcdnetSpec
-from ocdr.data.det_dataset import det_collate
 from ocdr.data.images import read_image, write_image
 from ocdr.eval.detection import DetectionMetric
+from ocdr.errors import DataError
 from ocdr.fileio import atomic_write_text
-from ocdr.models.settings import detector_settings_of, merge
-from ocdr.pipeline.detector import load_detector
+from ocdr.pipeline.detector import DetectorPredictor
 from ocdr.pipeline.drawing import draw_polygons
-from ocdr.train.detection import detect_batch, ensure_data, make_eval_dataset
+from ocdr.train.detection import ensure_data, make_eval_dataset
 
 __all__ = ["evaluate_detector"]
 log = logging.getLogger("ocdr.ocdnet")
 
 
 def evaluate_detector(spec: OcdnetSpec) -> dict:
+    """Each image through the detector predictor, so the model's own resize rule and post-processing apply
+    (the keys the spec sets override them): evaluation measures what inference will do."""
     paths = spec.evaluate.data_path or spec.dataset.validate_data_path
     ensure_data(paths, spec)
-    model, record = load_detector(spec.evaluate.checkpoint, spec.train.device)
-    # the model's own post-processing, with the keys the spec sets
-    post = merge(detector_settings_of(record), {"postprocess": spec.postprocess.given()}).postprocess
+    predictor = DetectorPredictor(spec.evaluate.checkpoint, backend=spec.inference.backend, device=spec.train.device,
+                                  postprocess=spec.postprocess.given(), long_side=spec.evaluate.long_side)
     dataset = make_eval_dataset(paths, spec)
-    loader = DataLoader(dataset, batch_size=spec.train.batch_size, collate_fn=det_collate,
-                        num_workers=spec.train.num_workers)
     metric = DetectionMetric()
     detections = {}
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        for batch in loader:
-            probs = model(batch["images"].to(device))["prob"][:, 0].float().cpu().numpy()
-            for path, (polys, scores), gts, ign in zip(batch["path"], detect_batch(probs, batch, post),
-                                                       batch["polygons"], batch["ignore"]):
-                metric.update(gts, ign, polys, image_id=path)
-                detections[path] = (polys, gts, ign)
-    result = {**metric.compute(), "images": len(dataset), "checkpoint": spec.evaluate.checkpoint,
-              "data_path": paths}
+    for image_path, gts, ign in dataset.samples:
+        try:
+            image = read_image(image_path)
+        except DataError as exc:  # skipped and counted under dataset.skip_bad, else the run stops here
+            dataset.bad.bad(exc, "unreadable image")
+            continue
+        polys = predictor([image])[0].polygons
+        metric.update(gts, ign, polys, image_id=str(image_path))
+        detections[str(image_path)] = (polys, gts, ign)
+    result = {**metric.compute(), "images": len(detections), "skipped": dataset.bad.summary(), "checkpoint": spec.evaluate.checkpoint,
+              "data_path": paths, "settings": {"limit_side_len": predictor.settings.limit_side_len,
+                                                "limit_type": predictor.settings.limit_type,
+                                                "postprocess": dataclasses.asdict(predictor.postprocess)}}
     out = Path(spec.evaluate.results_dir)
     worst = metric.worst(spec.evaluate.num_worst)
     shutil.rmtree(out / "worst", ignore_errors=True)  # pictures of an earlier run would mislead

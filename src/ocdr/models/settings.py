@@ -184,8 +184,11 @@ def trained_settings(kind: str, model_name: str, spec: dict):
         post = spec.get("postprocess") or {}
         pnames = {f.name for f in dataclasses.fields(PostProcessConfig)}
         postprocess = PostProcessConfig(**{k: v for k, v in post.items() if k in pnames and v is not None})
-        base = PPOCR_DET if model_name == "ppocr_det" else DetectorSettings()
-        return dataclasses.replace(base, postprocess=postprocess)
+        if model_name == "ppocr_det":
+            return dataclasses.replace(PPOCR_DET, postprocess=postprocess)
+        # validated at the dataset's long side during training: inference starts from the same
+        size = int((spec.get("dataset") or {}).get("image_size") or 736)
+        return DetectorSettings(limit_side_len=size, postprocess=postprocess)
     if kind != "recognizer" or "model" not in spec:
         return None
     own = recognizer_settings_of({"spec": spec})
