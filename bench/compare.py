@@ -172,7 +172,7 @@ def make_engine(name: str, det: str = "", rec: str = "", options: dict | None = 
 def worker(args) -> dict:
     """One engine over every image and crop; prints a JSON record."""
     from ocdr.data.formats import read_gt_list, read_icdar_gt
-    from ocdr.data.icdar import list_images
+    from ocdr.data.images import list_images
     from ocdr.data.images import read_image
     from ocdr.eval.detection import DetectionMetric
     from ocdr.eval.recognition import RecognitionMetric

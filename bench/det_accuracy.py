@@ -18,7 +18,7 @@ from ocdr.config import load_spec
 from ocdr.config.ocdnet import OcdnetSpec
 from ocdr.data.icdar import IcdarSpec, convert_icdar
 from ocdr.data.synth import SynthSpec, generate
-from ocdr.eval.evaluate_detector import evaluate_detector
+from ocdr.commands.ocdnet_evaluate import evaluate_detector
 from ocdr.train.detection import train_detector
 
 HME = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hme_handwritten_det"

@@ -25,7 +25,7 @@ from ocdr.config.ocdnet import OcdnetSpec
 from ocdr.data.det_dataset import det_collate
 from ocdr.eval.detection import DetectionMetric
 from ocdr.models.detection.postprocess import PostProcessConfig
-from ocdr.pipeline.detector import load_detector
+from ocdr.models.loading import load_detector
 from ocdr.train.detection import detect_batch, make_eval_dataset
 
 

@@ -31,15 +31,16 @@ from ocdr.config import load_spec
 from ocdr.config.ocdnet import OcdnetSpec
 from ocdr.config.ocrnet import OcrnetSpec
 from ocdr.data.formats import read_icdar_gt
-from ocdr.data.icdar import IcdarSpec, convert_icdar, list_images
+from ocdr.data.icdar import IcdarSpec, convert_icdar
+from ocdr.data.images import list_images
 from ocdr.data.images import read_image
 from ocdr.data.synth import SynthSpec, find_fonts, generate
 from ocdr.data.transforms import MEAN, STD
 from ocdr.eval.detection import DetectionMetric
-from ocdr.eval.evaluate_detector import evaluate_detector
-from ocdr.eval.evaluate_recognizer import evaluate_recognizer
+from ocdr.commands.ocdnet_evaluate import evaluate_detector
+from ocdr.commands.ocrnet_evaluate import evaluate_recognizer
 from ocdr.models.imported.pretrained import import_record
-from ocdr.train.checkpoint import save_checkpoint
+from ocdr.models.checkpoint import save_checkpoint
 from ocdr.train.detection import train_detector
 from ocdr.train.recognition import train_recognizer
 
@@ -52,7 +53,7 @@ DET_BASE = ["dataset.augmentation.crop_size=384", "train.batch_size=8", "dataset
 def part_a(test: Path) -> dict:
     from rapidocr_onnxruntime import RapidOCR
 
-    from ocdr.pipeline.detector import load_detector
+    from ocdr.models.loading import load_detector
 
     td = RapidOCR().text_det
     model, _ = load_detector("ppocr-v4-det")

@@ -15,7 +15,7 @@ from common import report
 from ocdr.config import load_spec
 from ocdr.config.ocrnet import OcrnetSpec
 from ocdr.data.synth import SynthSpec, generate
-from ocdr.eval.evaluate_recognizer import evaluate_recognizer
+from ocdr.commands.ocrnet_evaluate import evaluate_recognizer
 from ocdr.train.recognition import train_recognizer
 
 

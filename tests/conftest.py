@@ -27,7 +27,7 @@ def tiny_models(tmp_path_factory) -> Path:
     from ocdr.data.charset import Charset
     from ocdr.export.onnx_export import export_detector, export_recognizer
     from ocdr.models.registry import build_model
-    from ocdr.train.checkpoint import make_model_record, save_checkpoint
+    from ocdr.models.checkpoint import make_model_record, save_checkpoint
 
     root = tmp_path_factory.mktemp("tiny_models")
     torch.manual_seed(0)

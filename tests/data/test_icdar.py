@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from ocdr.data.formats import read_icdar_gt
-from ocdr.data.icdar import IcdarSpec, convert_icdar, natural_key, split_names
+from ocdr.data.icdar import IcdarSpec, convert_icdar, split_names
+from ocdr.data.images import natural_key
 from ocdr.data.images import read_image, sniff_format
 from ocdr.errors import ConfigError, DataError
 

@@ -139,7 +139,7 @@ def test_imported_detector_matches_the_wheel_on_real_images(imported):
 
     from ocdr.data.transforms import normalize
     from ocdr.models.imported.ppocr import wheel_model_path
-    from ocdr.pipeline.detector import load_detector
+    from ocdr.models.loading import load_detector
 
     model, record = load_detector(imported["ppocr-v4-det"])
     assert record["spec"]["model"]["backbone"] == "ppocr_v4"
@@ -158,7 +158,8 @@ def test_imported_recognizer_matches_the_wheel_and_reads(imported):
     import cv2
 
     from ocdr.models.imported.ppocr import wheel_model_path
-    from ocdr.pipeline.recognizer import RecognizerPredictor, load_recognizer
+    from ocdr.models.loading import load_recognizer
+    from ocdr.pipeline.recognizer import RecognizerPredictor
 
     model, record, charset = load_recognizer(imported["ppocr-v4-rec"])
     assert len(record["charset"]) == 6624 and record["charset"][-1] == " "
@@ -175,7 +176,7 @@ def test_imported_recognizer_matches_the_wheel_and_reads(imported):
 
 def test_imported_checkpoints_load_without_the_wheel(imported, monkeypatch):
     import ocdr.models.imported.ppocr as pp
-    from ocdr.pipeline.detector import load_detector
+    from ocdr.models.loading import load_detector
 
     monkeypatch.setattr(pp, "wheel_model_path", lambda role: (_ for _ in ()).throw(AssertionError("wheel read")))
     model, _ = load_detector(imported["ppocr-v4-det"])
@@ -183,7 +184,7 @@ def test_imported_checkpoints_load_without_the_wheel(imported, monkeypatch):
 
 
 def test_detector_trains_with_the_db_loss(imported):
-    from ocdr.pipeline.detector import load_detector
+    from ocdr.models.loading import load_detector
 
     model, _ = load_detector(imported["ppocr-v4-det"])
     model.train()
@@ -201,7 +202,7 @@ def test_detector_trains_with_the_db_loss(imported):
 
 def test_recognizer_head_surgery_keeps_shared_characters(imported):
     from ocdr.models.recognition.surgery import head_surgery
-    from ocdr.pipeline.recognizer import load_recognizer
+    from ocdr.models.loading import load_recognizer
 
     model, record, old = load_recognizer(imported["ppocr-v4-rec"])
     new = Charset(list("0123456789abcXYZ \u2603"))  # a snowman is not in PP-OCR's list
@@ -222,8 +223,8 @@ def test_imported_models_export_to_onnx_with_parity(imported, tmp_path):
     from ocdr.data.transforms import normalize
     from ocdr.export.onnx_export import (export_detector, export_recognizer, max_abs_diff, onnxruntime_session,
                                          recognizer_parity)
-    from ocdr.pipeline.detector import load_detector
-    from ocdr.pipeline.recognizer import input_geometry, load_recognizer
+    from ocdr.models.loading import load_detector
+    from ocdr.models.loading import input_geometry, load_recognizer
 
     det, _ = load_detector(imported["ppocr-v4-det"])
     session = onnxruntime_session(export_detector(det, tmp_path / "det.onnx"))

@@ -78,7 +78,7 @@ def test_fine_tuned_ppocr_checkpoint_runs_its_native_graph_on_onnxruntime(tmp_pa
     import torch
 
     from ocdr.models.imported.pretrained import import_record
-    from ocdr.train.checkpoint import save_checkpoint
+    from ocdr.models.checkpoint import save_checkpoint
 
     paths = {}
     for alias in ("ppocr-v4-det", "ppocr-v4-rec"):

@@ -118,7 +118,7 @@ def test_onnxruntime_backend_needs_an_onnx_file(models):
 
 
 def test_draw_ocr_puts_text_on_the_right_panel():
-    from ocdr.pipeline.drawing import draw_ocr
+    from ocdr.eval.drawing import draw_ocr
 
     img = np.full((60, 120, 3), 255, np.uint8)
     quad = np.array([[10, 10], [100, 10], [100, 40], [10, 40]], np.float32)

@@ -8,7 +8,7 @@ import torch
 from ocdr.cli.main import main
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.pipeline.detector import DetectorPredictor
-from ocdr.train.checkpoint import read_model_record
+from ocdr.models.checkpoint import read_model_record
 
 
 @pytest.fixture(scope="module")

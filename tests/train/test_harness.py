@@ -9,10 +9,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from ocdr.errors import DataError
-from ocdr.train.checkpoint import load_checkpoint, read_model_record
+from ocdr.models.checkpoint import load_checkpoint, read_model_record
 from ocdr.train.harness import fit
 from ocdr.train.optim import lr_factor
-from ocdr.train.spec import OptimSpec, TrainSpec
+from ocdr.config.train import OptimSpec, TrainSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
 from toy import toy_data, toy_task  # noqa: E402
@@ -112,7 +112,7 @@ def test_ddp_two_processes_on_cpu(tmp_path):
         from torch.utils.data import DataLoader
         from toy import toy_data, toy_task
         from ocdr.train.harness import fit
-        from ocdr.train.spec import TrainSpec
+        from ocdr.config.train import TrainSpec
         spec = TrainSpec(num_epochs=2, num_gpus=2, device="cpu", progress_bar=False, num_workers=0)
         res = fit(toy_task(), DataLoader(toy_data(64), batch_size=8), DataLoader(toy_data(16, seed=1), batch_size=8),
                   spec, {str(tmp_path / "run")!r})

@@ -8,7 +8,7 @@ import pytest
 from ocdr.cli.main import main
 from ocdr.data.charset import read_charset, write_charset
 from ocdr.data.synth import SynthSpec, generate
-from ocdr.train.checkpoint import read_model_record
+from ocdr.models.checkpoint import read_model_record
 
 
 @pytest.fixture(scope="module")

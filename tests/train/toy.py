@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from ocdr.train.harness import TrainTask
-from ocdr.train.spec import OptimSpec
+from ocdr.config.train import OptimSpec
 
 
 class ToyModel(nn.Module):

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
-from ocdr.export.triton import TritonSpec, export_triton
-from ocdr.export.triton_client import TritonClientSpec, triton_client
+from ocdr.serve.triton import TritonSpec, export_triton
+from ocdr.serve.triton_client import TritonClientSpec, triton_client
 
 register(Command(
     group="export", name="triton", spec=TritonSpec, run=export_triton,

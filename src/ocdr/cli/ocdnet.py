@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
 from ocdr.config.ocdnet import OcdnetSpec
-from ocdr.eval.evaluate_detector import evaluate_detector
-from ocdr.export.onnx_export import export_detector_command
-from ocdr.pipeline.det_inference import detector_inference
+from ocdr.commands.ocdnet_evaluate import evaluate_detector
+from ocdr.commands.export import export_detector_command
+from ocdr.commands.ocdnet_inference import detector_inference
 from ocdr.train.detection import train_detector
 
 _SPEC_NOTE = "One spec serves train, evaluate, inference and export, as in TAO."
@@ -44,7 +44,7 @@ register(Command(
     output_key=None,
 ))
 
-from ocdr.models.prune_command import prune_detector  # noqa: E402
+from ocdr.commands.ocdnet_prune import prune_detector  # noqa: E402
 
 register(Command(
     group="ocdnet", name="prune", spec=OcdnetSpec, run=prune_detector,

@@ -15,9 +15,9 @@ register(Command(
 ))
 
 from ocdr.config.ocrnet import OcrnetSpec  # noqa: E402
-from ocdr.eval.evaluate_recognizer import evaluate_recognizer  # noqa: E402
-from ocdr.export.onnx_export import export_recognizer_command  # noqa: E402
-from ocdr.pipeline.rec_inference import recognizer_inference  # noqa: E402
+from ocdr.commands.ocrnet_evaluate import evaluate_recognizer  # noqa: E402
+from ocdr.commands.export import export_recognizer_command  # noqa: E402
+from ocdr.commands.ocrnet_inference import recognizer_inference  # noqa: E402
 from ocdr.train.recognition import train_recognizer  # noqa: E402
 
 register(Command(

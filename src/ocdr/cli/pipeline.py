@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
 from ocdr.config.pipeline import PipelineSpec
-from ocdr.pipeline.pipeline_inference import pipeline_inference
+from ocdr.commands.pipeline_inference import pipeline_inference
 
 register(Command(
     group="pipeline", name="inference", spec=PipelineSpec, run=pipeline_inference,

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ocdr.data.transforms import DetAugSpec
+from ocdr.config.augment import DetAugSpec
 from ocdr.errors import ConfigError
 from ocdr.config.pipeline import BACKEND_HELP, PostProcessOverrides, validate_backend
-from ocdr.train.spec import OptimSpec, TrainSpec
+from ocdr.config.train import OptimSpec, TrainSpec
 
 __all__ = ["OcdnetSpec", "BACKBONES", "model_name_for"]
 

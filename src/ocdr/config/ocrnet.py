@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ocdr.config.pipeline import BACKEND_HELP, validate_backend
-from ocdr.data.rec_transforms import RecAugSpec
+from ocdr.config.augment import RecAugSpec
 from ocdr.errors import ConfigError
-from ocdr.train.spec import OptimSpec, TrainSpec
+from ocdr.config.train import OptimSpec, TrainSpec
 
 __all__ = ["OcrnetSpec", "recognizer_name"]
 

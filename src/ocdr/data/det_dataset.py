@@ -21,7 +21,7 @@ from ocdr.data.icdar import find_pairs
 from ocdr.data.images import read_image
 from ocdr.data.transforms import DetAugSpec, augment, normalize, resize_pad_square
 from ocdr.errors import BadRecords, ConfigError, DataError
-from ocdr.models.detection.targets import make_db_targets
+from ocdr.data.db_targets import make_db_targets
 
 __all__ = ["DetectionDataset", "det_collate"]
 log = logging.getLogger("ocdr.data")

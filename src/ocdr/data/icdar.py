@@ -22,11 +22,11 @@ import numpy as np
 from PIL import Image
 
 from ocdr.data.formats import read_icdar_gt, write_icdar_gt
-from ocdr.data.images import IMAGE_EXTENSIONS, decode_image, sniff_format, write_image
+from ocdr.data.images import IMAGE_EXTENSIONS, decode_image, list_images, natural_key, sniff_format, write_image
 from ocdr.errors import BadRecords, ConfigError, DataError
 from ocdr.fileio import atomic_write_bytes
 
-__all__ = ["IcdarSpec", "convert_icdar", "find_pairs", "list_images", "unpaired_gt_files", "natural_key", "split_names"]
+__all__ = ["IcdarSpec", "convert_icdar", "find_pairs", "unpaired_gt_files", "split_names"]
 log = logging.getLogger("ocdr.data")
 
 # Extensions that honestly name each format (as sniff_format reports it); the first is the one we write.
@@ -56,19 +56,6 @@ class IcdarSpec:
             raise ConfigError(f"split: '{self.split}' is not a plain folder name")
 
 
-def natural_key(name: str) -> list:
-    """Sort key that puts img_2 before img_10."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files of one folder (by extension), in natural name order; ties broken by exact name."""
-    # Dot files are skipped: macOS leaves "._img_1.jpg" resource forks that are not images.
-    files = [p for p in folder.iterdir()
-             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS]
-    return sorted(files, key=lambda p: (natural_key(p.name), p.name))
-
-
 def _layout(folder: Path) -> tuple[Path, list[Path]]:
     """Image folder and gt folders of one split folder: ``img/`` + ``gt/``, or everything together."""
     img_dir = folder / "img" if (folder / "img").is_dir() else folder
@@ -83,7 +70,7 @@ def _gt_candidates(image: Path, gt_dirs: list[Path]) -> list[Path]:
 def find_pairs(folder: Path, bad: BadRecords) -> list[tuple[Path, Path]]:
     """(image, gt) pairs of one folder in natural name order; an image without gt is a bad record."""
     img_dir, gt_dirs = _layout(folder)
-    images = list_images(img_dir)
+    images = list_images(img_dir, allow_empty=True)
     if not images:
         raise DataError(img_dir, "no images found (looked for " + ", ".join(IMAGE_EXTENSIONS) + ")")
     pairs = []

@@ -7,6 +7,7 @@ scaled to 8 bits.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import cv2
@@ -16,7 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ocdr.errors import DataError
 from ocdr.fileio import atomic_write_bytes
 
-__all__ = ["IMAGE_EXTENSIONS", "decode_image", "read_image", "sniff_format", "write_image", "to_rgb8"]
+__all__ = ["IMAGE_EXTENSIONS", "decode_image", "read_image", "sniff_format", "write_image", "to_rgb8", "list_images",
+           "natural_key"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm")
 Image.MAX_IMAGE_PIXELS = 200_000_000
@@ -94,3 +96,25 @@ def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
     if not ok:
         raise DataError(path, f"cannot encode image as {ext}")
     return atomic_write_bytes(path, buf.tobytes())
+
+
+def natural_key(name: str) -> list:
+    """Sort key that puts img_2 before img_10."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def list_images(path: str | Path, allow_empty: bool = False) -> list[Path]:
+    """The images of a folder (by extension, natural name order, ties by exact name), or ``[path]`` for a file.
+
+    Dot files are skipped: macOS leaves "._img_1.jpg" resource forks that are not images. A missing path or
+    a folder without images (unless ``allow_empty``) is a clear error naming it."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(path, "no such image file or folder")
+    files = [p for p in path.iterdir()
+             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS]
+    if not files and not allow_empty:
+        raise DataError(path, "no images in this folder")
+    return sorted(files, key=lambda p: (natural_key(p.name), p.name))

@@ -6,28 +6,13 @@ resized to the height and padded on the right instead of stretched.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from ocdr.errors import ConfigError
+from ocdr.config.augment import RecAugSpec
 
 __all__ = ["RecAugSpec", "augment_crop", "kept_width", "resize_crop", "to_input", "dynamic_width", "to_input_paddle"]
-
-
-@dataclass
-class RecAugSpec:
-    aug_prob: float = field(default=0.5, metadata={"help": "probability of each augmentation step"})
-    invert: bool = field(default=True, metadata={"help": "colour inversion (light text on dark)"})
-    rotate_deg: float = field(default=5.0, metadata={"help": "rotation up to this angle"})
-    blur: bool = field(default=True, metadata={"help": "Gaussian blur"})
-    noise: bool = field(default=True, metadata={"help": "Gaussian noise"})
-    perspective: float = field(default=0.05, metadata={"help": "corner jitter of a slight perspective, as a fraction"})
-
-    def validate(self) -> None:
-        if not 0 <= self.aug_prob <= 1:
-            raise ConfigError(f"dataset.augmentation.aug_prob must be in [0, 1], got {self.aug_prob}")
 
 
 def augment_crop(image: np.ndarray, spec: RecAugSpec, rng: np.random.Generator) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image
 
 from ocdr.data.formats import read_gt_list, read_icdar_gt
-from ocdr.data.icdar import list_images, find_pairs
+from ocdr.data.icdar import find_pairs
+from ocdr.data.images import list_images
 from ocdr.errors import BadRecords, ConfigError, DataError
 
 __all__ = ["StatsSpec", "dataset_stats", "detection_stats", "recognition_stats", "label_stats", "describe"]
@@ -101,7 +102,7 @@ def _folder_stats(path: Path, bad: BadRecords, top: int) -> dict:
         return recognition_stats(path, bad, top)
     if not path.is_dir():
         raise DataError(path, "not found")
-    if (path / "img").is_dir() or list_images(path):
+    if (path / "img").is_dir() or list_images(path, allow_empty=True):
         result = detection_stats(path, bad, top)
         if (path / "crops" / "gt_list.txt").is_file():  # a split written by `data synth` or `data iam`
             result["crops"] = recognition_stats(path / "crops" / "gt_list.txt", bad, top)

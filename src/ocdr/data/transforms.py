@@ -11,14 +11,13 @@ resize by ``s`` is ``x -> (x + 0.5) s - 0.5``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from shapely.geometry import Polygon, box
 
+from ocdr.config.augment import DetAugSpec
 from ocdr.data.polygon import order_quad, signed_area, to_clockwise
-from ocdr.errors import ConfigError
 
 __all__ = ["DetAugSpec", "random_flip", "random_rotate", "random_scale", "random_crop_keep_text", "color_jitter",
            "random_blur", "clip_to_window", "augment", "resize_for_inference", "resize_pad_square", "paper_colour",
@@ -31,30 +30,6 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 IMAGENET_MEAN_STD = (MEAN, STD)  # what every ocdr detector module takes (RGB)
 
 Sample = tuple[np.ndarray, list[np.ndarray], list[bool]]
-
-
-@dataclass
-class DetAugSpec:
-    enable: bool = field(default=True, metadata={"help": "augment training images (false: resize and pad only)"})
-    flip_prob: float = field(default=0.5, metadata={"help": "horizontal flip probability (as DBNet and TAO)"})
-    rotate_deg: float = field(default=10.0, metadata={"help": "random rotation, uniform in [-deg, deg]"})
-    scale_min: float = field(default=0.5, metadata={"help": "smallest random scale"})
-    scale_max: float = field(default=3.0, metadata={"help": "largest random scale"})
-    crop_size: int = field(default=640, metadata={"help": "training crop side (square, multiple of 32)"})
-    crop_keep_text: bool = field(default=True, metadata={"help": "crop windows avoid cutting text when they can"})
-    color_prob: float = field(default=0.5, metadata={"help": "brightness/contrast/saturation/hue jitter probability"})
-    blur_prob: float = field(default=0.1, metadata={"help": "Gaussian blur probability"})
-
-    def validate(self) -> None:
-        if self.crop_size <= 0 or self.crop_size % 32:
-            raise ConfigError(f"augmentation.crop_size: {self.crop_size} is not a positive multiple of 32")
-        for name in ("flip_prob", "color_prob", "blur_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"augmentation.{name}: {getattr(self, name)} is not a probability in [0, 1]")
-        if not 0 < self.scale_min <= self.scale_max:
-            raise ConfigError(f"augmentation.scale_min/scale_max: need 0 < {self.scale_min} <= {self.scale_max}")
-        if self.rotate_deg < 0:
-            raise ConfigError(f"augmentation.rotate_deg: {self.rotate_deg} is negative")
 
 
 # ---------------------------------------------------------------- helpers

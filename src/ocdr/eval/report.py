@@ -33,7 +33,7 @@ def plot_curves(curves: dict[str, list[tuple[float, float]]], out: str | Path, t
     """A line chart (one panel, each curve scaled to its own min..max, labelled with its range) as PNG."""
     from PIL import Image, ImageDraw
 
-    from ocdr.pipeline.drawing import label_font
+    from ocdr.eval.drawing import label_font
 
     if not curves:
         return None

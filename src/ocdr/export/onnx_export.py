@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import replace
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
-from ocdr.errors import OcdrError
 from ocdr.models.runtime import onnxruntime_session
-from ocdr.models.settings import (IMAGENET_MEAN, IMAGENET_STD, DetectorSettings, RecognizerSettings,
-                                  detector_settings_of, recognizer_settings_of, to_json)
+from ocdr.models.settings import IMAGENET_MEAN, IMAGENET_STD, DetectorSettings, RecognizerSettings, to_json
 
-__all__ = ["export_detector", "onnxruntime_session", "max_abs_diff", "export_detector_command"]
+__all__ = ["export_detector", "export_recognizer", "onnxruntime_session", "max_abs_diff", "recognizer_parity",
+           "exported_detector_settings"]
 
 
 def _add_metadata(path: str, meta: dict) -> None:
@@ -72,23 +71,6 @@ def max_abs_diff(model: torch.nn.Module, session, images: np.ndarray) -> float:
     return float(np.abs(ref - got).max())
 
 
-def export_detector_command(spec) -> dict:
-    """``ocdr ocdnet export``: write the ONNX file and (by default) verify it against PyTorch."""
-    from ocdr.pipeline.detector import load_detector
-
-    model, record = load_detector(spec.export.checkpoint, "cpu")
-    path = export_detector(model, spec.export.onnx_file, spec.export.opset, settings=detector_settings_of(record))
-    result = {"onnx_file": str(path), "opset": spec.export.opset, "model": record["model"]["name"]}
-    if spec.export.verify:
-        images = np.random.default_rng(0).standard_normal((1, 3, 96, 128)).astype(np.float32)
-        result["max_abs_diff"] = max_abs_diff(model, onnxruntime_session(path), images)
-        if result["max_abs_diff"] > 1e-4:
-            from ocdr.errors import OcdrError
-
-            raise OcdrError(f"exported model differs from PyTorch by {result['max_abs_diff']:.2e} (> 1e-4)")
-    return result
-
-
 def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometry: dict, opset: int = 17,
                       settings: RecognizerSettings | None = None) -> Path:
     """CTC recognizer -> ONNX: input ``images`` (N x C x H x W), outputs ``output_id`` and ``output_prob``
@@ -134,26 +116,3 @@ def recognizer_parity(model: torch.nn.Module, session, images: np.ndarray) -> tu
         ids, probs = net(torch.from_numpy(images))
     got_ids, got_probs = session.run(["output_id", "output_prob"], {"images": images})
     return float(np.abs(probs.numpy() - got_probs).max()), bool((ids.numpy() == got_ids).all())
-
-
-def export_recognizer_command(spec) -> dict:
-    """``ocdr ocrnet export``."""
-    from ocdr.errors import OcdrError
-    from ocdr.pipeline.recognizer import input_geometry, load_recognizer
-
-    model, record, charset = load_recognizer(spec.export.checkpoint, "cpu")
-    geometry = input_geometry(record)
-    if geometry["prediction"] != "CTC":
-        raise OcdrError("export: only CTC recognizers export to ONNX for now (model.prediction=Attn does not)")
-    path = export_recognizer(model, spec.export.onnx_file, charset, geometry, spec.export.opset,
-                             settings=recognizer_settings_of(record))
-    result = {"onnx_file": str(path), "opset": spec.export.opset, "model": record["model"]["name"],
-              "characters": len(charset)}
-    if spec.export.verify:
-        images = np.random.default_rng(0).uniform(-1, 1, (4, geometry["channels"], geometry["height"],
-                                                          geometry["width"])).astype(np.float32)
-        diff, same_ids = recognizer_parity(model, onnxruntime_session(path), images)
-        result.update(max_abs_diff=diff, ids_equal=same_ids)
-        if diff > 1e-4 or not same_ids:
-            raise OcdrError(f"exported recognizer differs from PyTorch (max diff {diff:.2e}, ids equal: {same_ids})")
-    return result

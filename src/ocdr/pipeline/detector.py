@@ -28,32 +28,22 @@ from ocdr.models.runtime import onnxruntime_session
 from ocdr.models.settings import (PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of,
                                   merge)
 
-__all__ = ["load_detector", "resolve_device", "DetectorPredictor", "Detection", "BACKENDS"]
+__all__ = ["DetectorPredictor", "Detection", "BACKENDS"]
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 IMPORTED = ("ppocr_det",)
 
 
+def load_detector(path, device: str = "cpu"):
+    from ocdr.models.loading import load_detector as load  # deferred: torch is imported only when needed
+
+    return load(path, device)
+
+
 def resolve_device(device: str = "auto"):
-    import torch  # deferred: ONNX Runtime inference never imports torch
+    from ocdr.models.loading import resolve_device as resolve  # deferred: ONNX Runtime never imports torch
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device '{device}' requested but CUDA is not available")
-    return torch.device(device)
-
-
-def load_detector(path: str | Path, device: str = "cpu"):
-    """(model in eval mode, record) from an ocdr model file, training checkpoint or pretrained name."""
-    from ocdr.models.imported.pretrained import read_pretrained
-    from ocdr.models.prune import rebuild_to
-    from ocdr.models.registry import build_model
-
-    record = read_pretrained(str(path), "detector")  # a file, or a pretrained name such as ppocr-v4-det
-    model = build_model(record["model"]["name"], **record["model"]["kwargs"])
-    rebuild_to(model, record["state_dict"])  # a pruned model's narrower layers come from its weights
-    return model.to(resolve_device(device)).eval(), record
+    return resolve(device)
 
 
 @dataclass

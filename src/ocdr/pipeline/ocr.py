@@ -14,14 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ocdr.config.pipeline import PipelineSpec
 from ocdr.data.images import decode_image, read_image, to_rgb8
 from ocdr.errors import DataError
 from ocdr.models.detection.postprocess import PostProcessConfig
+from ocdr.models.catalog import resolve_model
 from ocdr.pipeline.detector import DetectorPredictor
 from ocdr.pipeline.recognizer import RecognizerPredictor
 from ocdr.rectify import RectifyConfig, rectify_batch, rotate180
 
-__all__ = ["OCR", "Word", "Line", "Page", "group_lines", "to_image"]
+__all__ = ["OCR", "Word", "Line", "Page", "group_lines", "to_image", "build_ocr"]
 
 
 @dataclass
@@ -148,3 +150,12 @@ class OCR:
             order = {id(w): k for k, w in enumerate(w for ln in page.lines for w in ln.words)}
             page.words.sort(key=lambda w: order[id(w)])
         return pages[0] if single else pages
+
+
+def build_ocr(spec: PipelineSpec) -> OCR:
+    """The pipeline a spec describes (``ocdr pipeline inference``, ``ocdr serve``); ``auto`` models resolved."""
+    spec.detector = resolve_model("detector", spec.detector)
+    spec.recognizer = resolve_model("recognizer", spec.recognizer)
+    return OCR(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend, device=spec.device,
+               postprocess=spec.postprocess.given(), tiled=spec.tiled, upside_down=spec.upside_down,
+               batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence, det_settings=spec.det_overrides())

@@ -27,29 +27,15 @@ from ocdr.models.runtime import onnxruntime_session
 from ocdr.models.settings import PPOCR_REC, RecognizerSettings, merge, recognizer_settings_from_json, recognizer_settings_of
 from ocdr.pipeline.detector import BACKENDS, resolve_device
 
-__all__ = ["load_recognizer", "RecognizerPredictor", "input_geometry"]
+__all__ = ["RecognizerPredictor"]
 
 IMPORTED = ("ppocr_rec",)
 
 
-def input_geometry(record: dict) -> dict:
-    """The recognizer input of a record, as the ``ocdr_input`` ONNX metadata and older callers know it."""
-    s = recognizer_settings_of(record)
-    return {"height": s.height, "width": s.width, "channels": s.channels, "keep_aspect_ratio": s.keep_aspect_ratio,
-            "pad": s.pad, "prediction": s.prediction}
+def load_recognizer(path, device: str = "cpu"):
+    from ocdr.models.loading import load_recognizer as load  # deferred: torch is imported only when needed
 
-
-def load_recognizer(path: str | Path, device: str = "cpu"):
-    """(model in eval mode, record, charset) from an ocdr model file, training checkpoint or pretrained name."""
-    from ocdr.models.imported.pretrained import read_pretrained
-    from ocdr.models.registry import build_model
-
-    record = read_pretrained(str(path), "recognizer")  # a file, or a pretrained name such as ppocr-v4-rec
-    ds = record["spec"]["dataset"]
-    charset = Charset(record["charset"], case_fold=bool(ds.get("case_fold", False)), unknown=ds.get("unknown_char", "drop"))
-    model = build_model(record["model"]["name"], **record["model"]["kwargs"])
-    model.load_state_dict(record["state_dict"])
-    return model.to(resolve_device(device)).eval(), record, charset
+    return load(path, device)
 
 
 class _OrtRecognizer:

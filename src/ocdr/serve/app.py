@@ -156,7 +156,7 @@ def create_app(spec: ServeSpec, ocr=None):
 
     if ocr is None:
         from ocdr.config.pipeline import PipelineSpec
-        from ocdr.pipeline.pipeline_inference import build_ocr
+        from ocdr.pipeline.ocr import build_ocr
 
         ocr = build_ocr(PipelineSpec(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend,
                                      device=spec.device, long_side=spec.long_side, upside_down=spec.upside_down,

@@ -66,7 +66,7 @@ def ensure_data(paths: list[str], spec: OcdnetSpec) -> None:
 
 def build_detector(spec: OcdnetSpec):
     if spec.model.load_pruned_graph:
-        from ocdr.pipeline.detector import load_detector
+        from ocdr.models.loading import load_detector
 
         model, record = load_detector(spec.model.pruned_graph_path)
         log.info("starting from the pruned model %s", spec.model.pruned_graph_path)

@@ -22,9 +22,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.strategies import DDPStrategy
 
 from ocdr.models.settings import trained_settings
-from ocdr.train.checkpoint import load_checkpoint, make_model_record, save_checkpoint
+from ocdr.models.checkpoint import load_checkpoint, make_model_record, save_checkpoint
 from ocdr.train.optim import build_optimizer, build_scheduler
-from ocdr.train.spec import OptimSpec, TrainSpec
+from ocdr.config.train import OptimSpec, TrainSpec
 
 __all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator"]
 log = logging.getLogger("ocdr.train")

@@ -6,7 +6,7 @@ from typing import Iterable
 
 import torch
 
-from ocdr.train.spec import OptimSpec
+from ocdr.config.train import OptimSpec
 
 __all__ = ["build_optimizer", "build_scheduler", "lr_factor"]
 

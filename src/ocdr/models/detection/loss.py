@@ -4,7 +4,7 @@ The BCE is balanced by online hard negative mining: all positive pixels and the 
 negatives, at most ``ohem_ratio`` times as many as the positives, pooled over the whole batch.
 As in the reference, a batch without any positive pixel gets no BCE from its negatives either.
 
-Targets (from ``ocdr.models.detection.targets``), each (B, H, W) float: ``shrink_map`` (1 inside
+Targets (from ``ocdr.data.db_targets``), each (B, H, W) float: ``shrink_map`` (1 inside
 the shrunk text), ``shrink_mask`` (0 on don't-care text), ``threshold_map`` and ``threshold_mask``.
 """
 from __future__ import annotations

@@ -15,7 +15,7 @@ import numpy as np
 
 from ocdr.data.polygon import order_quad, to_clockwise
 from ocdr.errors import ConfigError
-from ocdr.models.detection.targets import offset_polygon
+from ocdr.data.db_targets import offset_polygon
 
 __all__ = ["PostProcessConfig", "db_postprocess", "batch_postprocess", "unclip_distance"]
 

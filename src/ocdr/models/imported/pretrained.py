@@ -18,7 +18,7 @@ from ocdr.models.catalog import ALIASES
 from ocdr.models.settings import PPOCR_DET, PPOCR_REC
 from ocdr.errors import ConfigError
 from ocdr.fileio import atomic_write_text
-from ocdr.train.checkpoint import make_model_record, read_model_record, save_checkpoint
+from ocdr.models.checkpoint import make_model_record, read_model_record, save_checkpoint
 
 __all__ = ["ALIASES", "PretrainedSpec", "import_record", "read_pretrained", "import_pretrained", "list_pretrained",
            "IMPORTED_MODELS"]

@@ -7,7 +7,7 @@ rounded to whole pixels, hence the 1-pixel tolerances.
 import numpy as np
 import pytest
 
-from ocdr.models.detection.targets import (make_border_map, make_db_targets, make_shrink_map, offset_polygon,
+from ocdr.data.db_targets import (make_border_map, make_db_targets, make_shrink_map, offset_polygon,
                                            shrink_distance)
 
 RECT = np.array([[20, 20], [60, 20], [60, 40], [20, 40]], float)  # 40 x 20

@@ -13,7 +13,7 @@ from ocdr.eval.detection import DetectionMetric
 from ocdr.errors import DataError
 from ocdr.fileio import atomic_write_text
 from ocdr.pipeline.detector import DetectorPredictor
-from ocdr.pipeline.drawing import draw_polygons
+from ocdr.eval.drawing import draw_polygons
 from ocdr.train.detection import ensure_data, make_eval_dataset
 
 __all__ = ["evaluate_detector"]

@@ -37,7 +37,7 @@ def triton_client(spec: TritonClientSpec) -> dict:
         import tritonclient.grpc as grpcclient
     except ImportError:
         raise ConfigError("the Triton client needs tritonclient: pip install 'tritonclient[grpc]==2.73.0'") from None
-    from ocdr.pipeline.det_inference import list_images
+    from ocdr.data.images import list_images
 
     client = grpcclient.InferenceServerClient(url=spec.url)
     pages = {}

@@ -15,7 +15,7 @@ from PIL import Image
 import ocdr
 from ocdr.config import load_spec
 from ocdr.errors import ConfigError
-from ocdr.export.triton import TritonSpec, export_triton
+from ocdr.serve.triton import TritonSpec, export_triton
 from ocdr.models.detection.postprocess import PostProcessConfig
 
 LOOSE = ["postprocess.thresh=0.0", "postprocess.box_thresh=0.0", "postprocess.min_size=1", "long_side=128"]
@@ -134,7 +134,7 @@ def test_python_model_reads_what_ocdr_reads(repo, monkeypatch):
 
 def test_client_request_carries_the_bytes():
     pytest.importorskip("tritonclient.grpc")
-    from ocdr.export.triton_client import build_inputs
+    from ocdr.serve.triton_client import build_inputs
 
     (tensor,) = build_inputs(b"\x89PNG...")
     assert tensor.name() == "input" and tensor.datatype() == "BYTES" and tensor.shape() == [1]

@@ -14,21 +14,12 @@ from ocdr.config.pipeline import PipelineSpec
 from ocdr.data.images import read_image, write_image
 from ocdr.errors import DataError, OcdrError
 from ocdr.fileio import atomic_write_text
-from ocdr.pipeline.det_inference import list_images
-from ocdr.pipeline.drawing import draw_ocr
-from ocdr.models.catalog import resolve_model
-from ocdr.pipeline.ocr import OCR
+from ocdr.data.images import list_images
+from ocdr.eval.drawing import draw_ocr
+from ocdr.pipeline.ocr import build_ocr
 
-__all__ = ["pipeline_inference", "build_ocr", "resolve_model"]
+__all__ = ["pipeline_inference"]
 log = logging.getLogger("ocdr.pipeline")
-
-
-def build_ocr(spec: PipelineSpec) -> OCR:
-    spec.detector = resolve_model("detector", spec.detector)
-    spec.recognizer = resolve_model("recognizer", spec.recognizer)
-    return OCR(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend, device=spec.device,
-               postprocess=spec.postprocess.given(), tiled=spec.tiled, upside_down=spec.upside_down,
-               batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence, det_settings=spec.det_overrides())
 
 
 def pipeline_inference(spec: PipelineSpec) -> dict:

@@ -10,7 +10,7 @@ from ocdr.config.ocrnet import OcrnetSpec
 from ocdr.data.formats import read_gt_list
 from ocdr.data.images import read_image
 from ocdr.fileio import atomic_write_text
-from ocdr.pipeline.det_inference import list_images
+from ocdr.data.images import list_images
 from ocdr.pipeline.recognizer import RecognizerPredictor
 
 __all__ = ["recognizer_inference", "crop_paths"]

@@ -4,25 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ocdr.config.ocdnet import OcdnetSpec
-from ocdr.data.images import IMAGE_EXTENSIONS, read_image, write_image
-from ocdr.errors import DataError
+from ocdr.data.images import list_images, read_image, write_image
 from ocdr.fileio import atomic_open
 from ocdr.pipeline.detector import DetectorPredictor
-from ocdr.pipeline.drawing import draw_polygons, heatmap
+from ocdr.eval.drawing import draw_polygons, heatmap
 
-__all__ = ["list_images", "detector_inference"]
-
-
-def list_images(path: str | Path) -> list[Path]:
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise DataError(path, "no such image file or folder")
-    images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not images:
-        raise DataError(path, "no images in this folder")
-    return images
+__all__ = ["detector_inference"]
 
 
 def detector_inference(spec: OcdnetSpec) -> dict:

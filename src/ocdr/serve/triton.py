@@ -92,7 +92,7 @@ def _onnx(what: str, source: str, dest: Path) -> Path:
 
     if what == "detector":
         from ocdr.export.onnx_export import max_abs_diff
-        from ocdr.pipeline.detector import load_detector
+        from ocdr.models.loading import load_detector
 
         from ocdr.models.settings import detector_settings_of
 
@@ -101,7 +101,7 @@ def _onnx(what: str, source: str, dest: Path) -> Path:
         diff = max_abs_diff(model, onnxruntime_session(dest), np.random.default_rng(0).standard_normal(
             (1, 3, 96, 128)).astype(np.float32))
     else:
-        from ocdr.pipeline.recognizer import input_geometry, load_recognizer
+        from ocdr.models.loading import input_geometry, load_recognizer
 
         model, record, charset = load_recognizer(source)
         g = input_geometry(record)
@@ -117,7 +117,7 @@ def _onnx(what: str, source: str, dest: Path) -> Path:
 
 def export_triton(spec: TritonSpec) -> dict:
     from ocdr.export.onnx_export import onnxruntime_session
-    from ocdr.pipeline.pipeline_inference import resolve_model
+    from ocdr.models.catalog import resolve_model
 
     out = Path(spec.out)
     if out.exists() and any(out.iterdir()):

@@ -14,7 +14,7 @@ from ocdr.data.rec_dataset import rec_collate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.fileio import atomic_write_text
 from ocdr.models.recognition.decode import ctc_beam_search
-from ocdr.pipeline.recognizer import load_recognizer
+from ocdr.models.loading import load_recognizer
 from ocdr.train.recognition import decode_batch, ensure_data, make_dataset
 
 __all__ = ["evaluate_recognizer"]
