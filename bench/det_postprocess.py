@@ -26,7 +26,8 @@ from ocdr.data.det_dataset import det_collate
 from ocdr.eval.detection import DetectionMetric
 from ocdr.models.detection.postprocess import PostProcessConfig
 from ocdr.models.loading import load_detector
-from ocdr.train.detection import detect_batch, make_eval_dataset
+from ocdr.models.detection.postprocess import detect_batch
+from ocdr.train.detection import make_eval_dataset
 
 
 def prob_maps(model, folder: str, image_size: int, limit: int) -> list[tuple[dict, np.ndarray]]:

@@ -33,7 +33,7 @@ def _rec_targets(b: int) -> dict:
     ids = torch.tensor([[1, 2, 3], [4, 5, 1]])[:b]
     return {"ctc_targets": ids, "target_lengths": torch.tensor([3, 3])[:b],
             # attention: [GO] is 0, EOS 1; characters start at 2 (see Charset)
-            "attn_targets": torch.tensor([[3, 4, 5, 1, 1], [6, 2, 3, 1, 1]])[:b]}
+            "attn_targets": torch.tensor([[3, 4, 5, 1, 1], [2, 2, 3, 1, 1]])[:b]}
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -49,9 +49,7 @@ def test_tiny_forward_backward_every_parameter_gets_a_gradient(name):
         sig = inspect.signature(MODELS[name]).parameters
         c = sig["input_channels"].default if "input_channels" in sig else 1
         h = sig["input_height"].default if "input_height" in sig else 32
-        w = min(sig["input_width"].default if "input_width" in sig else 100, 128)
-        if name == "ppocr_rec":
-            w = 320  # the imported graph's shapes are fixed
+        w = sig["input_width"].default if "input_width" in sig else 100  # the builder's own (ViT, PP-OCR fix it)
         out = model(torch.randn(2, c, h, w), _rec_targets(2))
     assert isinstance(out, dict) and torch.isfinite(out["loss"]), name
     out["loss"].backward()

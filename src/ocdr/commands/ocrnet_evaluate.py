@@ -15,7 +15,8 @@ from ocdr.eval.recognition import RecognitionMetric
 from ocdr.fileio import atomic_write_text
 from ocdr.models.recognition.decode import ctc_beam_search
 from ocdr.models.loading import load_recognizer
-from ocdr.train.recognition import decode_batch, ensure_data, make_dataset
+from ocdr.models.recognition.decode import decode_batch
+from ocdr.train.recognition import ensure_data, make_dataset
 
 __all__ = ["evaluate_recognizer"]
 log = logging.getLogger("ocdr.ocrnet")

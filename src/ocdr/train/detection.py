@@ -12,22 +12,13 @@ from ocdr.config.ocdnet import OcdnetSpec, model_name_for
 from ocdr.data.det_dataset import DetectionDataset, det_collate
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.detection import DetectionMetric, match_image
-from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
+from ocdr.models.detection.postprocess import PostProcessConfig, detect_batch
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
 from ocdr.train.harness import TrainTask, fit
 
-__all__ = ["DetectionTask", "train_detector", "build_detector", "ensure_data", "make_eval_dataset", "detect_batch"]
+__all__ = ["DetectionTask", "train_detector", "build_detector", "ensure_data", "make_eval_dataset"]
 log = logging.getLogger("ocdr.ocdnet")
-
-
-def detect_batch(probs: np.ndarray, batch: dict, cfg: PostProcessConfig) -> list[tuple[list, list]]:
-    """Post-process padded eval probability maps back to each original image."""
-    out = []
-    for prob, (sx, sy), (h, w) in zip(probs, batch["scale"], batch["orig_size"]):
-        rh, rw = int(round(h * sy)), int(round(w * sx))
-        out.append(db_postprocess(prob[:rh, :rw], cfg, dest_size=(h, w)))
-    return out
 
 
 class DetectionTask(TrainTask):

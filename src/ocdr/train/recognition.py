@@ -13,12 +13,12 @@ from ocdr.data.charset import Charset, remap_rows
 from ocdr.data.rec_dataset import RecognitionDataset, rec_collate
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.recognition import RecognitionMetric
-from ocdr.models.recognition.decode import ctc_greedy_decode
+from ocdr.models.recognition.decode import decode_batch
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
 from ocdr.train.harness import TrainTask, fit
 
-__all__ = ["RecognitionTask", "train_recognizer", "build_recognizer", "make_targets", "decode_batch", "load_charset"]
+__all__ = ["RecognitionTask", "train_recognizer", "build_recognizer", "make_targets", "load_charset"]
 log = logging.getLogger("ocdr.ocrnet")
 
 
@@ -31,20 +31,6 @@ def make_targets(labels: list[str], charset: Charset, prediction: str, max_len: 
     enc = [charset.encode_attn(s, max_len) for s in labels]
     return {"attn_targets": torch.tensor([e[0] for e in enc], dtype=torch.long),
             "target_lengths": torch.tensor([e[1] for e in enc], dtype=torch.long)}
-
-
-def decode_batch(out: dict, charset: Charset, prediction: str) -> list[tuple[str, float]]:
-    """(text, confidence) per sample from a model's eval output."""
-    probs = out["probs"].detach().float().cpu().numpy()
-    if prediction == "CTC":
-        return [(text, conf) for text, conf, _ in ctc_greedy_decode(probs, charset)]
-    ids = probs.argmax(-1)
-    result = []
-    for seq, p in zip(ids, probs.max(-1)):
-        text = charset.decode_attn(seq.tolist())
-        steps = min(len(text) + 1, len(p))  # the characters and the EOS
-        result.append((text, float(p[:steps].prod())))
-    return result
 
 
 def load_charset(spec: OcrnetSpec) -> Charset:

@@ -17,7 +17,7 @@ from ocdr.data.polygon import order_quad, to_clockwise
 from ocdr.errors import ConfigError
 from ocdr.data.db_targets import offset_polygon
 
-__all__ = ["PostProcessConfig", "db_postprocess", "batch_postprocess", "unclip_distance"]
+__all__ = ["PostProcessConfig", "db_postprocess", "batch_postprocess", "unclip_distance", "detect_batch"]
 
 
 @dataclass
@@ -181,3 +181,12 @@ def batch_postprocess(probs: np.ndarray, cfg: PostProcessConfig,
     if probs.ndim == 4:
         probs = probs[:, 0]
     return [db_postprocess(p, cfg, None if dest_sizes is None else dest_sizes[i]) for i, p in enumerate(probs)]
+
+
+def detect_batch(probs: np.ndarray, batch: dict, cfg: PostProcessConfig) -> list[tuple[list, list]]:
+    """Post-process padded eval probability maps back to each original image."""
+    out = []
+    for prob, (sx, sy), (h, w) in zip(probs, batch["scale"], batch["orig_size"]):
+        rh, rw = int(round(h * sy)), int(round(w * sx))
+        out.append(db_postprocess(prob[:rh, :rw], cfg, dest_size=(h, w)))
+    return out

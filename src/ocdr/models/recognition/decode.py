@@ -13,7 +13,7 @@ import numpy as np
 
 from ocdr.data.charset import Charset
 
-__all__ = ["ctc_greedy_decode", "ctc_beam_search", "ctc_decode_steps"]
+__all__ = ["ctc_greedy_decode", "ctc_beam_search", "ctc_decode_steps", "decode_batch"]
 
 
 def _check_classes(probs: np.ndarray, charset: Charset) -> None:
@@ -144,3 +144,17 @@ def ctc_decode_steps(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> li
         conf = float(p[keep].mean()) if chosen.size else 0.0
         out.append((charset.decode_ctc_ids(chosen.tolist()), conf))
     return out
+
+
+def decode_batch(out: dict, charset: Charset, prediction: str) -> list[tuple[str, float]]:
+    """(text, confidence) per sample from a model's eval output."""
+    probs = out["probs"].detach().float().cpu().numpy()
+    if prediction == "CTC":
+        return [(text, conf) for text, conf, _ in ctc_greedy_decode(probs, charset)]
+    ids = probs.argmax(-1)
+    result = []
+    for seq, p in zip(ids, probs.max(-1)):
+        text = charset.decode_attn(seq.tolist())
+        steps = min(len(text) + 1, len(p))  # the characters and the EOS
+        result.append((text, float(p[:steps].prod())))
+    return result
