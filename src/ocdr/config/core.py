@@ -11,8 +11,6 @@ time, with the key's name:
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
 
@@ -21,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ocdr.errors import ConfigError
+from ocdr.fileio import atomic_write_text
 
 T = TypeVar("T")
 
@@ -108,13 +107,8 @@ def spec_to_yaml(spec: Any) -> str:
 
 def save_spec(spec: Any, directory: str | Path, name: str = "spec.yaml") -> Path:
     """Write the resolved spec beside a result, atomically (temp file + rename)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / name
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(spec_to_yaml(spec))
-    os.replace(tmp, target)
+    target = Path(directory) / name
+    atomic_write_text(target, spec_to_yaml(spec))
     return target
 
 

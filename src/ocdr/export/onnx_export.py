@@ -6,8 +6,7 @@ The deformable convolutions are exported as their ``grid_sample`` decomposition 
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,11 +14,15 @@ import numpy as np
 import onnx
 import torch
 
+from ocdr.errors import OcdrError
+from ocdr.fileio import atomic_path
+from ocdr.models.loading import input_geometry, load_detector, load_recognizer
 from ocdr.models.runtime import onnxruntime_session
-from ocdr.models.settings import IMAGENET_MEAN, IMAGENET_STD, DetectorSettings, RecognizerSettings, to_json
+from ocdr.models.settings import (IMAGENET_MEAN, IMAGENET_STD, DetectorSettings, RecognizerSettings,
+                                  detector_settings_of, recognizer_settings_of, to_json)
 
 __all__ = ["export_detector", "export_recognizer", "onnxruntime_session", "max_abs_diff", "recognizer_parity",
-           "exported_detector_settings"]
+           "exported_detector_settings", "export_checked", "PARITY_TOLERANCE"]
 
 
 def _add_metadata(path: str, meta: dict) -> None:
@@ -40,14 +43,10 @@ def export_detector(model: torch.nn.Module, path: str | Path, opset: int = 17,
                     sample_hw: tuple[int, int] = (64, 96), settings: DetectorSettings | None = None) -> Path:
     """Write ``model`` (its probability map) to ``path``; input ``images`` N x 3 x H x W, output ``prob``;
     the inference settings ride along as ``ocdr_inference`` metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     net = copy.deepcopy(model).cpu().eval()
     net.exportable = True
     sample = torch.randn(1, 3, *sample_hw)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with torch.no_grad():
             torch.onnx.export(net, (sample,), tmp, input_names=["images"], output_names=["prob"],
                               dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
@@ -55,11 +54,7 @@ def export_detector(model: torch.nn.Module, path: str | Path, opset: int = 17,
                               opset_version=opset, dynamo=False)
         _add_metadata(tmp, {"ocdr_inference": to_json(exported_detector_settings(settings or DetectorSettings()))})
         onnx.checker.check_model(onnx.load(tmp), full_check=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def max_abs_diff(model: torch.nn.Module, session, images: np.ndarray) -> float:
@@ -76,36 +71,22 @@ def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometr
     """CTC recognizer -> ONNX: input ``images`` (N x C x H x W), outputs ``output_id`` and ``output_prob``
     (argmax and its probability per time step, TAO OCRNet's outputs). The character list and input
     geometry ride along as metadata, so the file decodes on its own."""
-    import json
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     net = copy.deepcopy(model).cpu().eval()
     net.exportable = True
     sample = torch.randn(2, geometry["channels"], geometry["height"], geometry["width"])
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    meta = {"ocdr_charset": json.dumps(charset.to_list(), ensure_ascii=False),
+            "ocdr_codec": json.dumps({"case_fold": charset.case_fold, "unknown": charset.unknown}),
+            "ocdr_input": json.dumps(geometry), "character": "\n".join(charset.to_list())}
+    if settings is not None:  # a PyTorch export takes RGB at the fixed input size
+        meta["ocdr_inference"] = to_json(replace(settings, channel_order="RGB", dynamic_width=False))
+    with atomic_path(path) as tmp:
         with torch.no_grad():
             torch.onnx.export(net, (sample,), tmp, input_names=["images"], output_names=["output_id", "output_prob"],
                               dynamic_axes={"images": {0: "batch"}, "output_id": {0: "batch"}, "output_prob": {0: "batch"}},
                               opset_version=opset, dynamo=False)
-        proto = onnx.load(tmp)
-        meta = {"ocdr_charset": json.dumps(charset.to_list(), ensure_ascii=False),
-                "ocdr_codec": json.dumps({"case_fold": charset.case_fold, "unknown": charset.unknown}),
-                "ocdr_input": json.dumps(geometry), "character": "\n".join(charset.to_list())}
-        if settings is not None:  # a PyTorch export takes RGB at the fixed input size
-            meta["ocdr_inference"] = to_json(replace(settings, channel_order="RGB", dynamic_width=False))
-        for key, value in meta.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.checker.check_model(proto, full_check=True)
-        onnx.save(proto, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+        _add_metadata(tmp, meta)
+        onnx.checker.check_model(onnx.load(tmp), full_check=True)
+    return Path(path)
 
 
 def recognizer_parity(model: torch.nn.Module, session, images: np.ndarray) -> tuple[float, bool]:
@@ -116,3 +97,36 @@ def recognizer_parity(model: torch.nn.Module, session, images: np.ndarray) -> tu
         ids, probs = net(torch.from_numpy(images))
     got_ids, got_probs = session.run(["output_id", "output_prob"], {"images": images})
     return float(np.abs(probs.numpy() - got_probs).max()), bool((ids.numpy() == got_ids).all())
+
+
+PARITY_TOLERANCE = 1e-4
+
+
+def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: int = 17, verify: bool = True) -> dict:
+    """Load a detector or recognizer (file or pretrained name), export it with its inference settings and, with
+    ``verify``, check ONNX Runtime against PyTorch on a random input: the one parity check of every export."""
+    rng = np.random.default_rng(0)
+    if kind == "detector":
+        model, record = load_detector(checkpoint, "cpu")
+        out = export_detector(model, path, opset, settings=detector_settings_of(record))
+        result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"]}
+        if verify:
+            images = rng.standard_normal((1, 3, 96, 128)).astype(np.float32)
+            result["max_abs_diff"] = max_abs_diff(model, onnxruntime_session(out), images)
+            if result["max_abs_diff"] > PARITY_TOLERANCE:
+                raise OcdrError(f"exported detector differs from PyTorch by {result['max_abs_diff']:.2e} "
+                                f"(> {PARITY_TOLERANCE:g})")
+        return result
+    model, record, charset = load_recognizer(checkpoint, "cpu")
+    geometry = input_geometry(record)
+    if geometry["prediction"] != "CTC":
+        raise OcdrError("export: only CTC recognizers export to ONNX for now (model.prediction=Attn does not)")
+    out = export_recognizer(model, path, charset, geometry, opset, settings=recognizer_settings_of(record))
+    result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"], "characters": len(charset)}
+    if verify:
+        images = rng.uniform(-1, 1, (4, geometry["channels"], geometry["height"], geometry["width"])).astype(np.float32)
+        diff, same_ids = recognizer_parity(model, onnxruntime_session(out), images)
+        result.update(max_abs_diff=diff, ids_equal=same_ids)
+        if diff > PARITY_TOLERANCE or not same_ids:
+            raise OcdrError(f"exported recognizer differs from PyTorch (max diff {diff:.2e}, ids equal: {same_ids})")
+    return result

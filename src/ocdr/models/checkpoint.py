@@ -16,15 +16,13 @@ Every write goes to a temp file in the target folder first and is renamed into p
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ocdr.errors import DataError
-from ocdr.fileio import _umask
+from ocdr.fileio import atomic_path
 
 __all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "make_model_record", "read_model_record"]
 
@@ -34,17 +32,8 @@ FORMAT = "ocdr/1"
 def save_checkpoint(obj: dict, path: str | Path) -> Path:
     """``torch.save`` to a temp file beside ``path``, then rename: never a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is readable like any new file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from ocdr.errors import ConfigError
 from ocdr.fileio import atomic_write_text
 from ocdr.config.pipeline import PostProcessOverrides
+from ocdr.models.catalog import is_onnx_path, resolve_model
+from ocdr.models.runtime import onnxruntime_session
 
 __all__ = ["TritonSpec", "export_triton", "detector_config", "recognizer_config", "pipeline_config"]
 
@@ -80,45 +82,19 @@ def pipeline_config(spec: TritonSpec) -> str:
 
 def _onnx(what: str, source: str, dest: Path) -> Path:
     """An exported .onnx (copied) or a checkpoint / pretrained name (exported, with parity checked)."""
-    from ocdr.export.onnx_export import export_detector, export_recognizer, onnxruntime_session, recognizer_parity
+    from ocdr.export.onnx_export import export_checked  # deferred: torch and onnx only when exporting
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if source.endswith(".onnx"):
+    if is_onnx_path(source):
         if not Path(source).is_file():
             raise ConfigError(f"{source}: {what} ONNX file not found")
         shutil.copyfile(source, dest)
         return dest
-    import numpy as np
-
-    if what == "detector":
-        from ocdr.export.onnx_export import max_abs_diff
-        from ocdr.models.loading import load_detector
-
-        from ocdr.models.settings import detector_settings_of
-
-        model, record = load_detector(source)
-        export_detector(model, dest, settings=detector_settings_of(record))
-        diff = max_abs_diff(model, onnxruntime_session(dest), np.random.default_rng(0).standard_normal(
-            (1, 3, 96, 128)).astype(np.float32))
-    else:
-        from ocdr.models.loading import input_geometry, load_recognizer
-
-        model, record, charset = load_recognizer(source)
-        g = input_geometry(record)
-        from ocdr.models.settings import recognizer_settings_of
-
-        export_recognizer(model, dest, charset, g, settings=recognizer_settings_of(record))
-        diff, _ = recognizer_parity(model, onnxruntime_session(dest), np.random.default_rng(0).uniform(
-            -1, 1, (2, g["channels"], g["height"], g["width"])).astype(np.float32))
-    if diff > 1e-4:
-        raise ConfigError(f"{what} export differs from PyTorch by {diff:.2e}")
+    export_checked(what, source, dest)
     return dest
 
 
 def export_triton(spec: TritonSpec) -> dict:
-    from ocdr.export.onnx_export import onnxruntime_session
-    from ocdr.models.catalog import resolve_model
-
     out = Path(spec.out)
     if out.exists() and any(out.iterdir()):
         if not spec.overwrite:
