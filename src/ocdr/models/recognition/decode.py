@@ -61,13 +61,15 @@ def ctc_greedy_decode(probs: np.ndarray, charset: Charset, blank: int = 0,
 
 
 def _collapse(path: np.ndarray, step_probs: np.ndarray, confidence: float, charset: Charset,
-              blank: int) -> tuple[str, float, list[float]]:
+              blank: int, keep: str = "max") -> tuple[str, float, list[float]]:
+    """The one CTC collapse: repeats merge, blanks go. Each character's probability is its run's highest
+    step (``keep="max"``) or the run's first step (``keep="first"``, PaddleOCR's)."""
     classes: list[int] = []
     char_probs: list[float] = []
     prev = None
     for c, p in zip(path.tolist(), step_probs.tolist()):
         if c == prev:
-            if c != blank:
+            if c != blank and keep == "max":
                 char_probs[-1] = max(char_probs[-1], p)
             continue
         prev = c
@@ -135,14 +137,10 @@ def ctc_decode_steps(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> li
     probs = np.asarray(probs, np.float64)
     if ids.ndim != 2 or ids.shape != probs.shape:
         raise ValueError(f"expected ids and probs of the same (B, T) shape, got {ids.shape} and {probs.shape}")
-    first = np.ones_like(ids, dtype=bool)
-    first[:, 1:] = ids[:, 1:] != ids[:, :-1]
-    emit = first & (ids != 0)
     out = []
-    for seq, p, keep in zip(ids, probs, emit):
-        chosen = seq[keep]
-        conf = float(p[keep].mean()) if chosen.size else 0.0
-        out.append((charset.decode_ctc_ids(chosen.tolist()), conf))
+    for path, step_probs in zip(ids, probs):
+        text, _, char_probs = _collapse(path, step_probs, 0.0, charset, blank=0, keep="first")
+        out.append((text, float(np.mean(char_probs)) if char_probs else 0.0))
     return out
 
 
