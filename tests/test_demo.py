@@ -7,7 +7,8 @@ import numpy as np
 from PIL import Image
 
 from ocdr.config import load_spec
-from ocdr.demo import DemoSpec, run_demo
+from ocdr.config.demo import DemoSpec
+from ocdr.demo import run_demo
 
 
 def _real_folder(root: Path) -> Path:

@@ -119,3 +119,12 @@ def test_serve_spec_from_double_dash_options(capsys):
     assert main(["serve", "--detector", "d.onnx", "--port", "8081", "--print-spec"]) == 0
     out = capsys.readouterr().out
     assert "detector: d.onnx" in out and "port: 8081" in out
+
+
+def test_the_cli_starts_without_torch_lightning_or_onnx():
+    """Commands import their module only when they run: help and the data commands stay light."""
+    code = ("import sys\nfrom ocdr.cli.main import main\ntry:\n    main(['data', 'stats', '--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'lightning', 'onnx', 'onnxruntime', 'fastapi') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "spec keys" in out and out.strip().splitlines()[-1] == "[]"

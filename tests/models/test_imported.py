@@ -127,7 +127,8 @@ def _real_images(n=2) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
-    from ocdr.models.imported.pretrained import PretrainedSpec, import_pretrained
+    from ocdr.models.catalog import PretrainedSpec
+    from ocdr.models.imported.pretrained import import_pretrained
 
     out = tmp_path_factory.mktemp("pre")
     written = import_pretrained(PretrainedSpec(output_dir=str(out)))["written"]

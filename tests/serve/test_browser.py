@@ -44,7 +44,8 @@ class _FakeOCR:
 def server():
     import uvicorn
 
-    from ocdr.serve.app import ServeSpec, create_app
+    from ocdr.config.serve import ServeSpec
+    from ocdr.serve.app import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 import ocdr  # noqa: E402
 from ocdr.config import load_spec  # noqa: E402
 from ocdr.models.detection.postprocess import PostProcessConfig  # noqa: E402
-from ocdr.serve.app import Batcher, ServeSpec, create_app  # noqa: E402
+from ocdr.config.serve import ServeSpec  # noqa: E402
+from ocdr.serve.app import Batcher, create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")

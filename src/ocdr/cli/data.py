@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
-from ocdr.data.charset import CharsetSpec, make_charset
-from ocdr.data.iam import IamSpec, convert_iam
-from ocdr.data.icdar import IcdarSpec, convert_icdar
-from ocdr.data.stats import StatsSpec, dataset_stats
-from ocdr.data.synth import SynthSpec, generate
+from ocdr.data.charset import CharsetSpec
+from ocdr.data.iam import IamSpec
+from ocdr.data.icdar import IcdarSpec
+from ocdr.data.stats import StatsSpec
+from ocdr.data.synth import SynthSpec
 
 register(Command(
-    group="data", name="iam", spec=IamSpec, run=convert_iam,
+    group="data", name="iam", spec=IamSpec, run="ocdr.data.iam:convert_iam",
     summary="convert the IAM handwriting database to the detection and recognition layouts",
     description=(
         "Reads IAM's ascii.tgz (or words.txt) and formsA-D/E-H/I-Z.tgz (or extracted folders) and writes\n"
@@ -19,7 +19,7 @@ register(Command(
     example="ocdr data iam ascii=iam/ascii.tgz 'forms=[iam/formsA-D.tgz,iam/formsE-H.tgz,iam/formsI-Z.tgz]' output_dir=data/iam",
 ))
 register(Command(
-    group="data", name="icdar", spec=IcdarSpec, run=convert_icdar,
+    group="data", name="icdar", spec=IcdarSpec, run="ocdr.data.icdar:convert_icdar",
     summary="normalise an ICDAR-style folder (images + 8-point gt) into the detection layout",
     description=(
         "Pairs each image with its gt file (gt_<stem>.txt, <stem>.txt or <image name>.txt), re-encodes\n"
@@ -29,7 +29,7 @@ register(Command(
     example="ocdr data icdar input_dir=../shared/data/hme_handwritten_det output_dir=data/hme test_fraction=0.1",
 ))
 register(Command(
-    group="data", name="synth", spec=SynthSpec, run=generate,
+    group="data", name="synth", spec=SynthSpec, run="ocdr.data.synth:generate",
     summary="generate synthetic handwriting-like pages (the embedded default dataset)",
     description=(
         "Renders words (English word list, digits, punctuation, mixed case) in handwriting-like and print\n"
@@ -39,7 +39,7 @@ register(Command(
     example="ocdr data synth output_dir=data/synth num_pages=200 seed=0",
 ))
 register(Command(
-    group="data", name="charset", spec=CharsetSpec, run=make_charset,
+    group="data", name="charset", spec=CharsetSpec, run="ocdr.data.charset:make_charset",
     summary="build a character list file from gt lists or ICDAR gt folders",
     description=(
         "Collects every character of the labels in the given gt lists (path<TAB>label) and/or ICDAR gt\n"
@@ -48,7 +48,7 @@ register(Command(
     output_key=None,
 ))
 register(Command(
-    group="data", name="stats", spec=StatsSpec, run=dataset_stats,
+    group="data", name="stats", spec=StatsSpec, run="ocdr.data.stats:dataset_stats",
     summary="count images, regions, don't-cares, characters and sizes of a dataset folder",
     description=(
         "Reads a detection layout folder (img/ + gt/, and crops/ when present), a dataset root with\n"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
-from ocdr.demo import DemoSpec, run_demo
+from ocdr.config.demo import DemoSpec
 
 register(Command(
-    group="", name="demo", spec=DemoSpec, run=run_demo,
+    group="", name="demo", spec=DemoSpec, run="ocdr.demo:run_demo",
     summary="the whole workflow offline: synthetic data, train, evaluate, export, pipeline, HTML report",
     description=(
         "Generates synthetic handwriting-like pages, trains the detector and the recognizer within `minutes`\n"

@@ -90,7 +90,7 @@ def run_command(cmd: Command, spec_file: str | None, overrides: list[str], print
     if print_spec:
         sys.stdout.write(spec_to_yaml(spec))
         return None
-    result = cmd.run(spec)
+    result = cmd.runner()(spec)
     out = getattr(spec, cmd.output_key, None) if cmd.output_key else None
     if out:
         slug = "_".join(p for p in (cmd.group, cmd.name) if p)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
-from ocdr.data.lmdb_io import LmdbConvertSpec, convert_to_lmdb
+from ocdr.data.lmdb_io import LmdbConvertSpec
+from ocdr.config.ocrnet import OcrnetSpec
 
 register(Command(
-    group="ocrnet", name="dataset_convert", spec=LmdbConvertSpec, run=convert_to_lmdb,
+    group="ocrnet", name="dataset_convert", spec=LmdbConvertSpec, run="ocdr.data.lmdb_io:convert_to_lmdb",
     summary="convert a recognition gt list (path<TAB>label) to an LMDB (TAO OCRNet / clovaai layout)",
     description=(
         "Writes keys num-samples, image-%09d and label-%09d (1-based), the layout TAO OCRNet and\n"
@@ -14,14 +15,9 @@ register(Command(
     example="ocdr ocrnet dataset_convert gt_list=data/synth/train/crops/gt_list.txt output_dir=data/synth/train/lmdb",
 ))
 
-from ocdr.config.ocrnet import OcrnetSpec  # noqa: E402
-from ocdr.commands.ocrnet_evaluate import evaluate_recognizer  # noqa: E402
-from ocdr.commands.export import export_recognizer_command  # noqa: E402
-from ocdr.commands.ocrnet_inference import recognizer_inference  # noqa: E402
-from ocdr.train.recognition import train_recognizer  # noqa: E402
 
 register(Command(
-    group="ocrnet", name="train", spec=OcrnetSpec, run=train_recognizer,
+    group="ocrnet", name="train", spec=OcrnetSpec, run="ocdr.train.recognition:train_recognizer",
     summary="train the text recognizer (CRNN/attention/ViT; resumes from results_dir/last.ckpt)",
     description=("Trains on dataset.train_dataset_dir (LMDB folders or gt lists) with the characters of\n"
                  "dataset.character_list_file (a space is an ordinary character), validates accuracy and CER on\n"
@@ -31,7 +27,7 @@ register(Command(
     output_key=None,
 ))
 register(Command(
-    group="ocrnet", name="evaluate", spec=OcrnetSpec, run=evaluate_recognizer,
+    group="ocrnet", name="evaluate", spec=OcrnetSpec, run="ocdr.commands.ocrnet_evaluate:evaluate_recognizer",
     summary="accuracy (exact, case-insensitive, alphanumeric), CER, WER and 1-NED of a recognizer",
     description=("Evaluates evaluate.checkpoint on evaluate.test_dataset_dir (default: dataset.val_dataset_dir);\n"
                  "evaluate.decoding=beam adds CTC beam search beside greedy decoding. Writes metrics.json with\n"
@@ -40,7 +36,7 @@ register(Command(
     output_key=None,
 ))
 register(Command(
-    group="ocrnet", name="inference", spec=OcrnetSpec, run=recognizer_inference,
+    group="ocrnet", name="inference", spec=OcrnetSpec, run="ocdr.commands.ocrnet_inference:recognizer_inference",
     summary="read word crops: image_path | predicted_labels | confidence score (also CSV and JSON)",
     description=("Runs inference.checkpoint (.pth, or an exported .onnx with ONNX Runtime) on\n"
                  "inference.inference_dataset_dir: an image, a folder of crops or a gt list. Confidence is the\n"
@@ -49,7 +45,7 @@ register(Command(
     output_key=None,
 ))
 register(Command(
-    group="ocrnet", name="export", spec=OcrnetSpec, run=export_recognizer_command,
+    group="ocrnet", name="export", spec=OcrnetSpec, run="ocdr.commands.export:export_recognizer_command",
     summary="export a CTC recognizer to ONNX (output_id, output_prob) and verify it with ONNX Runtime",
     description=("Writes export.onnx_file with dynamic batch, argmax and probability in the graph, and the\n"
                  "character list and input size in its metadata; compares ONNX Runtime with PyTorch."),

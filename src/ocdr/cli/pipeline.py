@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
 from ocdr.config.pipeline import PipelineSpec
-from ocdr.commands.pipeline_inference import pipeline_inference
 
 register(Command(
-    group="pipeline", name="inference", spec=PipelineSpec, run=pipeline_inference,
+    group="pipeline", name="inference", spec=PipelineSpec, run="ocdr.commands.pipeline_inference:pipeline_inference",
     summary="read the text of an image or a folder: <stem>.json, <stem>_ocr.jpg, results.json",
     description=("Detects words with the detector, turns each box into an upright crop, reads the crops with the\n"
                  "recognizer (crops of a batch of images together) and groups the words into lines. Models are\n"

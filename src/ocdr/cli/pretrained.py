@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
-from ocdr.models.imported.pretrained import PretrainedSpec, import_pretrained, list_pretrained
+from ocdr.models.catalog import PretrainedSpec
 
 register(Command(
-    group="pretrained", name="list", spec=PretrainedSpec, run=list_pretrained,
+    group="pretrained", name="list", spec=PretrainedSpec, run="ocdr.models.imported.pretrained:list_pretrained",
     summary="the pretrained models ocdr can import here, and where they come from",
     description="Lists each pretrained model name (usable as model.pretrained_model_path) and the file it is read from.",
     example="ocdr pretrained list",
     output_key=None,
 ))
 register(Command(
-    group="pretrained", name="import", spec=PretrainedSpec, run=import_pretrained,
+    group="pretrained", name="import", spec=PretrainedSpec, run="ocdr.models.imported.pretrained:import_pretrained",
     summary="import PP-OCRv4 (detector + recognizer) as ocdr checkpoints, offline",
     description=("Reads the PP-OCRv4 mobile ONNX models from the installed rapidocr-onnxruntime wheel and writes\n"
                  "output_dir/ppocr-v4-det.pth and ppocr-v4-rec.pth (plus the recognizer's character list): ordinary\n"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
-from ocdr.serve.app import ServeSpec, serve
+from ocdr.config.serve import ServeSpec
 
 register(Command(
-    group="", name="serve", spec=ServeSpec, run=serve,
+    group="", name="serve", spec=ServeSpec, run="ocdr.serve.app:serve",
     summary="serve the OCR over HTTP: POST /v1/ocr, a web page at /, /healthz, /docs",
     description=("Loads the detector and recognizer once and answers POST /v1/ocr (multipart field 'file', JSON\n"
                  "{\"image\": base64} or raw image bytes) with words, polygons, confidences and lines. Concurrent\n"

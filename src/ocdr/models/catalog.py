@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocdr.errors import ConfigError, DataError
 
 __all__ = ["ALIASES", "PPOCR_FILES", "WHEEL", "wheel_model_path", "wheel_installed", "resolve_model",
-           "is_onnx_path", "DEMO_MODELS", "PRETRAINED"]
+           "is_onnx_path", "DEMO_MODELS", "PRETRAINED", "SOURCES", "PretrainedSpec"]
 log = logging.getLogger("ocdr.models")
 
 ALIASES = {"ppocr-v4-det": ("det", "detector"), "ppocr-v4-rec": ("rec", "recognizer")}
@@ -22,6 +23,7 @@ PPOCR_FILES = {"det": "ch_PP-OCRv4_det_infer.onnx", "rec": "ch_PP-OCRv4_rec_infe
 WHEEL = "rapidocr-onnxruntime"
 DEMO_MODELS = {"detector": "runs/demo/detector/model_final.pth", "recognizer": "runs/demo/recognizer/model_final.pth"}
 PRETRAINED = {"detector": "ppocr-v4-det", "recognizer": "ppocr-v4-rec"}
+SOURCES = {"ppocr-v4": ["ppocr-v4-det", "ppocr-v4-rec"]}  # what `ocdr pretrained import` can import
 
 
 def wheel_installed() -> bool:
@@ -70,3 +72,13 @@ def resolve_model(kind: str, value) -> str:
         raise DataError(value, f"{kind} model not found (train one, run 'ocdr demo', pass a .pth/.onnx file, "
                                f"or use {kind}=auto)")
     return value
+
+
+@dataclass
+class PretrainedSpec:
+    source: str = field(default="ppocr-v4", metadata={"help": "what to import: " + ", ".join(SOURCES)})
+    output_dir: str = field(default="pretrained", metadata={"help": "where the checkpoints are written"})
+
+    def validate(self) -> None:
+        if self.source not in SOURCES:
+            raise ConfigError(f"source: '{self.source}' is not one of {', '.join(SOURCES)}")

@@ -14,17 +14,16 @@ from pathlib import Path
 import torch
 
 from ocdr.config import spec_to_dict
-from ocdr.models.catalog import ALIASES
+from ocdr.models.catalog import ALIASES, SOURCES, PretrainedSpec
 from ocdr.models.settings import PPOCR_DET, PPOCR_REC
 from ocdr.errors import ConfigError
 from ocdr.fileio import atomic_write_text
 from ocdr.models.checkpoint import make_model_record, read_model_record, save_checkpoint
 
-__all__ = ["ALIASES", "PretrainedSpec", "import_record", "read_pretrained", "import_pretrained", "list_pretrained",
+__all__ = ["ALIASES", "import_record", "read_pretrained", "import_pretrained", "list_pretrained",
            "IMPORTED_MODELS"]
 log = logging.getLogger("ocdr.pretrained")
 
-SOURCES = {"ppocr-v4": ["ppocr-v4-det", "ppocr-v4-rec"]}
 IMPORTED_MODELS = {"ppocr_det", "ppocr_rec"}
 
 
@@ -72,16 +71,6 @@ def read_pretrained(path_or_alias: str, kind: str) -> dict:
         log.info("importing %s from the installed wheel", path_or_alias)
         return import_record(path_or_alias)
     return read_model_record(path_or_alias, kind=kind)
-
-
-@dataclass
-class PretrainedSpec:
-    source: str = field(default="ppocr-v4", metadata={"help": "what to import: " + ", ".join(SOURCES)})
-    output_dir: str = field(default="pretrained", metadata={"help": "where the checkpoints are written"})
-
-    def validate(self) -> None:
-        if self.source not in SOURCES:
-            raise ConfigError(f"source: '{self.source}' is not one of {', '.join(SOURCES)}")
 
 
 def import_pretrained(spec: PretrainedSpec) -> dict:
