@@ -11,7 +11,7 @@ from typing import Optional
 
 from ocdr.errors import ConfigError
 
-__all__ = ["PipelineSpec", "PostProcessOverrides", "BACKEND_HELP"]
+__all__ = ["PipelineSpec", "PipelineModelsSpec", "PostProcessOverrides", "BACKEND_HELP", "validate_backend"]
 
 BACKEND_HELP = ("auto (ONNX Runtime for .onnx files and imported PP-OCR models, PyTorch for other checkpoints) "
                 "| torch | onnxruntime")
@@ -49,16 +49,15 @@ class DetectorOverrides:
 
 
 @dataclass
-class PipelineSpec:
+class PipelineModelsSpec:
+    """What builds an ``ocdr.OCR``: the models and the keys that override their inference settings. Composed
+    by every spec that runs the pipeline (``ocdr pipeline inference``, ``ocdr serve``, ``ocdr export triton``)."""
     detector: str = field(default="auto", metadata={"help": "checkpoint (.pth), exported .onnx, ppocr-v4-det, or auto "
                                                              "(ppocr-v4-det when its wheel is installed, else the demo's)"})
     recognizer: str = field(default="auto", metadata={"help": "checkpoint (.pth), exported .onnx, ppocr-v4-rec, or auto "
                                                                "(ppocr-v4-rec when its wheel is installed, else the demo's)"})
-    input: str = field(default="runs/demo/data/test/img", metadata={"help": "an image file or a folder of images"})
-    results_dir: str = field(default="runs/pipeline", metadata={"help": "<stem>.json, <stem>_ocr.jpg and results.json"})
     backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
-    batch_size: int = field(default=4, metadata={"help": "images per detector call; their crops are recognised together"})
     rec_batch_size: Optional[int] = field(default=None, metadata={"help": "crops per recognizer call, sorted by aspect "
                                                                           "ratio (null: 6 on a CPU, 64 on a GPU)"})
     long_side: Optional[int] = field(default=None, metadata={"help": "detector input long side (multiple of 32); "
@@ -69,7 +68,6 @@ class PipelineSpec:
     upside_down: bool = field(default=False, metadata={"help": "also read each crop turned 180 degrees, keep the more confident"})
     min_confidence: Optional[float] = field(default=None, metadata={"help": "words read with lower confidence are dropped "
                                                                               "(null: the recognizer's own, PP-OCRv4: 0.5)"})
-    draw: bool = field(default=True, metadata={"help": "write <stem>_ocr.jpg: boxes on the image, the text beside it"})
     postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
 
     def det_overrides(self) -> dict:
@@ -79,8 +77,21 @@ class PipelineSpec:
         validate_backend(self.backend)
         if self.long_side is not None and (self.long_side % 32 or self.long_side <= 0):
             raise ConfigError(f"long_side must be a positive multiple of 32, got {self.long_side}")
-        if self.batch_size < 1 or (self.rec_batch_size is not None and self.rec_batch_size < 1):
-            raise ConfigError("batch_size and rec_batch_size must be at least 1")
+        if self.rec_batch_size is not None and self.rec_batch_size < 1:
+            raise ConfigError("rec_batch_size must be at least 1")
+
+
+@dataclass
+class PipelineSpec(PipelineModelsSpec):
+    input: str = field(default="runs/demo/data/test/img", metadata={"help": "an image file or a folder of images"})
+    results_dir: str = field(default="runs/pipeline", metadata={"help": "<stem>.json, <stem>_ocr.jpg and results.json"})
+    batch_size: int = field(default=4, metadata={"help": "images per detector call; their crops are recognised together"})
+    draw: bool = field(default=True, metadata={"help": "write <stem>_ocr.jpg: boxes on the image, the text beside it"})
+
+    def validate(self) -> None:
+        super().validate()
+        if self.batch_size < 1:
+            raise ConfigError("batch_size must be at least 1")
 
 
 def validate_backend(backend: str) -> None:

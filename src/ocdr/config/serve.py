@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ocdr.errors import ConfigError
-from ocdr.config.pipeline import BACKEND_HELP, PostProcessOverrides, validate_backend
+from ocdr.config.pipeline import PipelineModelsSpec
 
 __all__ = ["ServeSpec"]
 
 
 @dataclass
-class ServeSpec:
-    detector: str = field(default="auto", metadata={"help": "checkpoint, .onnx, ppocr-v4-det, or auto (as ocdr pipeline)"})
-    recognizer: str = field(default="auto", metadata={"help": "checkpoint, .onnx, ppocr-v4-rec, or auto (as ocdr pipeline)"})
-    backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
-    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+class ServeSpec(PipelineModelsSpec):
+    """The pipeline's keys (models, their setting overrides) and the service's own."""
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
     max_upload_mb: float = field(default=10.0, metadata={"help": "largest request body (413 above)"})
@@ -23,15 +19,9 @@ class ServeSpec:
     timeout_s: float = field(default=60.0, metadata={"help": "a request waiting longer gets 504"})
     max_batch: int = field(default=8, metadata={"help": "images recognised in one pipeline call"})
     batch_wait_ms: float = field(default=10.0, metadata={"help": "how long a request waits for others to batch with"})
-    long_side: Optional[int] = field(default=None, metadata={"help": "detector input long side (multiple of 32); "
-                                                                     "null: the detector's own rule"})
-    upside_down: bool = field(default=False, metadata={"help": "also read each crop turned 180 degrees"})
-    min_confidence: Optional[float] = field(default=None, metadata={"help": "words read with lower confidence are "
-                                                                              "dropped (null: the recognizer's own)"})
-    postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
 
     def validate(self) -> None:
-        validate_backend(self.backend)
+        super().validate()
         if self.max_upload_mb <= 0 or self.max_pixels <= 0 or self.timeout_s <= 0:
             raise ConfigError("max_upload_mb, max_pixels and timeout_s must be positive")
         if self.max_batch < 1 or self.batch_wait_ms < 0:

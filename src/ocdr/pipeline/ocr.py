@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ocdr.config.pipeline import PipelineSpec
+from ocdr.config.pipeline import PipelineModelsSpec
 from ocdr.data.images import decode_image, read_image, to_rgb8
 from ocdr.errors import DataError
 from ocdr.models.detection.postprocess import PostProcessConfig
@@ -152,7 +152,7 @@ class OCR:
         return pages[0] if single else pages
 
 
-def build_ocr(spec: PipelineSpec) -> OCR:
+def build_ocr(spec: PipelineModelsSpec) -> OCR:
     """The pipeline a spec describes (``ocdr pipeline inference``, ``ocdr serve``); ``auto`` models resolved."""
     spec.detector = resolve_model("detector", spec.detector)
     spec.recognizer = resolve_model("recognizer", spec.recognizer)

@@ -125,12 +125,9 @@ def create_app(spec: ServeSpec, ocr=None):
     from fastapi.responses import HTMLResponse, JSONResponse
 
     if ocr is None:
-        from ocdr.config.pipeline import PipelineSpec
         from ocdr.pipeline.ocr import build_ocr
 
-        ocr = build_ocr(PipelineSpec(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend,
-                                     device=spec.device, long_side=spec.long_side, upside_down=spec.upside_down,
-                                     min_confidence=spec.min_confidence, postprocess=spec.postprocess))
+        ocr = build_ocr(spec)
     batcher = Batcher(lambda images: ocr(list(images)), spec.max_batch, spec.batch_wait_ms / 1000)
     max_bytes = int(spec.max_upload_mb * 1024 * 1024)
     models = {"detector": str(getattr(spec, "detector")), "recognizer": str(getattr(spec, "recognizer")),
