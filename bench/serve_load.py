@@ -41,7 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--detector", default="auto")
     ap.add_argument("--recognizer", default="auto")
-    ap.add_argument("--backend", default="torch")
+    ap.add_argument("--backend", default="auto")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--images", default=str(HERE.parents[1] / "shared" / "data" / "hme_handwritten_det" / "img"))
