@@ -6,7 +6,7 @@ __all__ = ["OCR"]
 def __getattr__(name: str):
     # Lazy, so `import ocdr` (and the data commands) do not pay for importing torch.
     if name == "OCR":
-        from ocdr.pipeline.ocr import OCR
+        from ocdr.pipeline.ocr import OCR  # lazy: `import ocdr` (and the data commands) do not pay for the pipeline
 
         return OCR
     raise AttributeError(f"module 'ocdr' has no attribute {name!r}")

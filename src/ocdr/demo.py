@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import logging
 import os
@@ -20,26 +21,25 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocdr.config.demo import DemoSpec
+from ocdr.commands.export import export_detector_command, export_recognizer_command
+from ocdr.commands.ocdnet_evaluate import evaluate_detector
+from ocdr.commands.ocrnet_evaluate import evaluate_recognizer
 from ocdr.config import load_spec
+from ocdr.config.demo import DemoSpec
 from ocdr.config.ocdnet import OcdnetSpec
 from ocdr.config.ocrnet import OcrnetSpec
 from ocdr.data.charset import CharsetSpec, make_charset
 from ocdr.data.formats import read_icdar_gt
 from ocdr.data.icdar import IcdarSpec, convert_icdar
-from ocdr.data.images import list_images
-from ocdr.data.images import read_image, write_image
+from ocdr.data.images import list_images, read_image, write_image
 from ocdr.data.lmdb_io import LmdbConvertSpec, convert_to_lmdb
 from ocdr.data.stats import StatsSpec, dataset_stats
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.errors import ConfigError, OcdrError
-from ocdr.eval.end_to_end import EndToEndMetric
-from ocdr.commands.ocdnet_evaluate import evaluate_detector
-from ocdr.commands.ocrnet_evaluate import evaluate_recognizer
-from ocdr.eval.report import figure, html_table, plot_curves, read_curves, write_html_report
-from ocdr.commands.export import export_detector_command, export_recognizer_command
-from ocdr.fileio import atomic_write_text
 from ocdr.eval.drawing import draw_ocr
+from ocdr.eval.end_to_end import EndToEndMetric
+from ocdr.eval.report import figure, html_table, plot_curves, read_curves, write_html_report
+from ocdr.fileio import atomic_write_text
 from ocdr.pipeline.ocr import OCR
 from ocdr.train.detection import train_detector
 from ocdr.train.recognition import train_recognizer
@@ -50,7 +50,6 @@ log = logging.getLogger("ocdr.demo")
 
 def _start_from(spec: DemoSpec) -> str:
     """'ppocr-v4' or '' (from scratch)."""
-    import importlib.util
 
     if spec.pretrained == "none":
         return ""

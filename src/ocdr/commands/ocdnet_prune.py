@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
-from ocdr.models.prune import count_flops, count_params, prune_model
 from ocdr.models.checkpoint import make_model_record, save_checkpoint
+from ocdr.models.loading import load_detector
+from ocdr.models.prune import count_flops, count_params, prune_model
 
 __all__ = ["prune_detector", "cpu_latency_ms"]
 
@@ -26,7 +27,6 @@ def cpu_latency_ms(model: torch.nn.Module, shape=(1, 3, 640, 640), repeat: int =
 
 
 def prune_detector(spec) -> dict:
-    from ocdr.models.loading import load_detector
 
     ps = spec.prune
     model, record = load_detector(ps.checkpoint, "cpu")

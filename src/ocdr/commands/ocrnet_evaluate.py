@@ -2,6 +2,7 @@
 for greedy and (CTC) beam-search decoding side by side, with the worst samples listed."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -13,9 +14,8 @@ from ocdr.config.ocrnet import OcrnetSpec
 from ocdr.data.rec_dataset import rec_collate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.fileio import atomic_write_text
-from ocdr.models.recognition.decode import ctc_beam_search
 from ocdr.models.loading import load_recognizer
-from ocdr.models.recognition.decode import decode_batch
+from ocdr.models.recognition.decode import ctc_beam_search, decode_batch
 from ocdr.train.recognition import ensure_data, make_dataset
 
 __all__ = ["evaluate_recognizer"]
@@ -56,7 +56,6 @@ def evaluate_recognizer(spec: OcrnetSpec) -> dict:
 
 def _with_model_of(spec: OcrnetSpec, record: dict) -> OcrnetSpec:
     """Input geometry comes from the checkpoint, whatever the spec says."""
-    import copy
 
     spec = copy.deepcopy(spec)
     m = record["spec"]["model"]

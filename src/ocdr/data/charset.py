@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ocdr.data.formats import read_text_lines
-from ocdr.errors import DataError
+from ocdr.data.formats import read_gt_list, read_icdar_gt, read_text_lines
+from ocdr.errors import BadRecords, DataError, OcdrError
 from ocdr.fileio import atomic_open
 
 __all__ = ["read_charset", "write_charset", "build_charset"]
@@ -71,7 +71,6 @@ class CharsetSpec:
 
 
 def _labels_of(path: Path, bad) -> list[str]:
-    from ocdr.data.formats import read_gt_list, read_icdar_gt
 
     if path.is_dir():
         files = sorted(path.glob("*.txt"))
@@ -87,7 +86,6 @@ def _labels_of(path: Path, bad) -> list[str]:
 
 
 def make_charset(spec: CharsetSpec) -> dict:
-    from ocdr.errors import BadRecords, OcdrError
 
     if not spec.inputs:
         raise OcdrError("charset: give at least one input, e.g. 'inputs=[data/train/crops/gt_list.txt]'")

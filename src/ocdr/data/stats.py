@@ -17,6 +17,7 @@ from PIL import Image
 from ocdr.data.formats import read_gt_list, read_icdar_gt
 from ocdr.data.icdar import find_pairs
 from ocdr.data.images import list_images
+from ocdr.data.lmdb_io import read_lmdb_labels
 from ocdr.errors import BadRecords, ConfigError, DataError
 
 __all__ = ["StatsSpec", "dataset_stats", "detection_stats", "recognition_stats", "label_stats", "describe"]
@@ -87,7 +88,6 @@ def detection_stats(folder: Path, bad: BadRecords, top: int = 20) -> dict:
 def recognition_stats(path: Path, bad: BadRecords, top: int = 20) -> dict:
     """A gt list file or an LMDB folder; labels only, no image is decoded."""
     if (path / "data.mdb").is_file():
-        from ocdr.data.lmdb_io import read_lmdb_labels
 
         kind, labels = "lmdb", read_lmdb_labels(path, bad)
     else:

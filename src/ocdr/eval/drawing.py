@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 __all__ = ["draw_polygons", "heatmap"]
 
@@ -31,7 +32,6 @@ _LABEL_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/f
 
 def label_font(size: int):
     """A FreeType font for labels: DejaVu Sans when installed, else Pillow's bundled font (any Unicode it has)."""
-    from PIL import ImageFont
 
     size = max(8, int(size))
     for path in _LABEL_FONTS:
@@ -45,7 +45,6 @@ def label_font(size: int):
 def draw_ocr(image: np.ndarray, polygons, texts, scores=None) -> np.ndarray:
     """PaddleOCR-style picture: the image with numbered boxes on the left, the text read at each box's place
     on a white panel on the right (so it can be compared word by word). RGB in, RGB out (H x 2W)."""
-    from PIL import Image, ImageDraw
 
     h, w = image.shape[:2]
     left = draw_polygons(image, polygons, color=(255, 0, 0))

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import math
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
+
+from ocdr.eval.drawing import label_font
+from ocdr.fileio import atomic_write_bytes, atomic_write_text
 
 __all__ = ["read_curves", "plot_curves", "html_table", "write_html_report"]
 
@@ -31,9 +36,6 @@ def read_curves(csv_path: str | Path, keys: list[str]) -> dict[str, list[tuple[f
 def plot_curves(curves: dict[str, list[tuple[float, float]]], out: str | Path, title: str = "",
                 size: tuple[int, int] = (640, 320)) -> Path | None:
     """A line chart (one panel, each curve scaled to its own min..max, labelled with its range) as PNG."""
-    from PIL import Image, ImageDraw
-
-    from ocdr.eval.drawing import label_font
 
     if not curves:
         return None
@@ -65,8 +67,6 @@ def plot_curves(curves: dict[str, list[tuple[float, float]]], out: str | Path, t
         pen.text((legend_x, top + 4 + 14 * n), label, fill=colour, font=font)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from ocdr.fileio import atomic_write_bytes
-    import io
 
     buf = io.BytesIO()
     img.save(buf, format="PNG")
@@ -95,7 +95,6 @@ figure{display:inline-block;margin:.5em;vertical-align:top;max-width:560px}figca
 
 def write_html_report(path: str | Path, title: str, sections: list[tuple[str, str]]) -> Path:
     """``sections``: (heading, HTML body) pairs. Image links inside must be relative to ``path``'s folder."""
-    from ocdr.fileio import atomic_write_text
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]

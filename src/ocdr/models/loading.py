@@ -13,6 +13,8 @@ import torch
 
 from ocdr.data.charset import Charset
 from ocdr.errors import ConfigError
+from ocdr.models.catalog import ALIASES
+from ocdr.models.checkpoint import read_model_record
 from ocdr.models.imported.pretrained import read_pretrained
 from ocdr.models.prune import rebuild_to
 from ocdr.models.registry import build_model
@@ -52,8 +54,6 @@ def load_recognizer(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict, Charset | None]:
     """Any ocdr model file: (model, record, charset or None for a detector), by the kind it records."""
-    from ocdr.models.catalog import ALIASES
-    from ocdr.models.checkpoint import read_model_record
 
     kind = ALIASES[str(path)][1] if str(path) in ALIASES else read_model_record(path)["kind"]
     if kind == "detector":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from ocdr.models.backbones.resnet import BasicBlock, Bottleneck, DeformConv
 
@@ -126,7 +127,6 @@ def count_params(model: nn.Module) -> int:
 
 def count_flops(model: nn.Module, shape: tuple[int, ...] = (1, 3, 640, 640)) -> int:
     """Floating-point operations of one forward pass (PyTorch's FLOP counter; multiply-add = 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
 
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:

@@ -25,8 +25,7 @@ from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
 from ocdr.models.runtime import onnxruntime_session
-from ocdr.models.settings import (PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of,
-                                  merge)
+from ocdr.models.settings import PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of, merge
 
 __all__ = ["DetectorPredictor", "Detection", "BACKENDS"]
 
@@ -97,7 +96,7 @@ def _open(model, backend: str, device: str):
     net, record = load_detector(model, device if backend == "torch" else "cpu")
     settings = detector_settings_of(record)
     if record["model"]["name"] in IMPORTED and backend != "torch":
-        from ocdr.models.imported.ppocr import native_graph
+        from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
         return _OrtDetector(onnxruntime_session(graph)), settings, False

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ocdr.config.pipeline import PipelineModelsSpec
 from ocdr.data.images import decode_image, read_image, to_rgb8
 from ocdr.errors import DataError
-from ocdr.models.detection.postprocess import PostProcessConfig
 from ocdr.models.catalog import resolve_model
+from ocdr.models.detection.postprocess import PostProcessConfig
 from ocdr.pipeline.detector import DetectorPredictor
 from ocdr.pipeline.recognizer import RecognizerPredictor
 from ocdr.rectify import RectifyConfig, rectify_batch, rotate180
@@ -79,7 +80,6 @@ def to_image(item) -> np.ndarray:
             raise DataError(None, f"an image array must be H x W, H x W x 3 or H x W x 4, got {arr.shape}")
         return np.ascontiguousarray(arr[:, :, :3].astype(np.uint8))
     try:
-        from PIL import Image
 
         if isinstance(item, Image.Image):
             return to_rgb8(item)

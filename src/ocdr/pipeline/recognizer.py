@@ -24,7 +24,13 @@ from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.recognition.decode import ctc_decode_steps, decode_batch
 from ocdr.models.runtime import onnxruntime_session
-from ocdr.models.settings import PPOCR_REC, RecognizerSettings, merge, recognizer_settings_from_json, recognizer_settings_of
+from ocdr.models.settings import (
+    PPOCR_REC,
+    RecognizerSettings,
+    merge,
+    recognizer_settings_from_json,
+    recognizer_settings_of,
+)
 from ocdr.pipeline.detector import BACKENDS, resolve_device
 
 __all__ = ["RecognizerPredictor"]
@@ -104,7 +110,7 @@ def _open(model, backend: str, device: str):
     net, record, charset = load_recognizer(model, device if backend == "torch" else "cpu")
     settings = recognizer_settings_of(record)
     if record["model"]["name"] in IMPORTED and backend != "torch":
-        from ocdr.models.imported.ppocr import native_graph
+        from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
         return _OrtRecognizer(onnxruntime_session(graph), False), settings, charset, False
@@ -187,6 +193,6 @@ class RecognizerPredictor:
 
 
 def _as_tensor(arr: np.ndarray):
-    import torch
+    import torch  # deferred: only attention models on PyTorch get here
 
     return torch.from_numpy(arr)

@@ -15,17 +15,26 @@ import asyncio
 import base64
 import binascii
 import io
+import json
 import logging
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 from fastapi import Request  # at module level: the endpoints' annotations are resolved from these globals
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request as StarletteRequest
 
 from ocdr.config.serve import ServeSpec
-from ocdr.errors import ConfigError
+from ocdr.data.images import decode_image
+from ocdr.errors import ConfigError, OcdrError
+from ocdr.pipeline.ocr import build_ocr
 
 __all__ = ["create_app", "Batcher", "read_limited_image", "serve"]
 log = logging.getLogger("ocdr.serve")
@@ -41,10 +50,6 @@ class HTTPProblem(Exception):
 
 def read_limited_image(data: bytes, max_pixels: int) -> np.ndarray:
     """Encoded bytes -> RGB array; the pixel count is checked from the header, before decoding."""
-    from PIL import Image, UnidentifiedImageError
-
-    from ocdr.data.images import decode_image
-    from ocdr.errors import OcdrError
 
     if not data:
         raise HTTPProblem(400, "empty image")
@@ -119,13 +124,8 @@ class Batcher:
 
 def create_app(spec: ServeSpec, ocr=None):
     """The FastAPI application. ``ocr``: a ready ``ocdr.OCR`` (tests); by default built from ``spec``."""
-    from contextlib import asynccontextmanager
-
-    from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse, JSONResponse
 
     if ocr is None:
-        from ocdr.pipeline.ocr import build_ocr
 
         ocr = build_ocr(spec)
     batcher = Batcher(lambda images: ocr(list(images)), spec.max_batch, spec.batch_wait_ms / 1000)
@@ -163,8 +163,6 @@ def create_app(spec: ServeSpec, ocr=None):
         body = await body_limited(request)
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
-            from starlette.datastructures import UploadFile
-            from starlette.requests import Request as StarletteRequest
 
             async def replay():
                 return {"type": "http.request", "body": body, "more_body": False}
@@ -175,7 +173,6 @@ def create_app(spec: ServeSpec, ocr=None):
                 raise HTTPProblem(400, "multipart request without a 'file' field")
             return await upload.read()
         if ctype.startswith("application/json"):
-            import json
 
             try:
                 payload = json.loads(body)
@@ -221,7 +218,7 @@ def create_app(spec: ServeSpec, ocr=None):
 
 
 def serve(spec: ServeSpec) -> None:
-    import uvicorn
+    import uvicorn  # deferred: only `ocdr serve` itself starts a server
 
     app = create_app(spec)
     log.info("serving on http://%s:%d (page at /, API at /v1/ocr, schema at /docs)", spec.host, spec.port)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ocdr.data.images import list_images
 from ocdr.errors import ConfigError
 
 __all__ = ["TritonClientSpec", "build_inputs", "triton_client"]
@@ -25,7 +26,7 @@ class TritonClientSpec:
 
 def build_inputs(data: bytes):
     """The request inputs for one encoded image: ``input``, BYTES, shape [1]."""
-    from tritonclient.grpc import InferInput
+    from tritonclient.grpc import InferInput  # deferred: tritonclient is an optional extra
 
     tensor = InferInput("input", [1], "BYTES")
     tensor.set_data_from_numpy(np.array([data], dtype=np.object_))
@@ -34,10 +35,9 @@ def build_inputs(data: bytes):
 
 def triton_client(spec: TritonClientSpec) -> dict:
     try:
-        import tritonclient.grpc as grpcclient
+        import tritonclient.grpc as grpcclient  # deferred: tritonclient is an optional extra
     except ImportError:
         raise ConfigError("the Triton client needs tritonclient: pip install 'tritonclient[grpc]==2.73.0'") from None
-    from ocdr.data.images import list_images
 
     client = grpcclient.InferenceServerClient(url=spec.url)
     pages = {}

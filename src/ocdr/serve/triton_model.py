@@ -39,7 +39,7 @@ class BlsSession:
 
 class TritonPythonModel:
     def initialize(self, args):
-        from ocdr.pipeline.ocr import OCR
+        from ocdr.pipeline.ocr import OCR  # inside Triton: loaded when the server initializes the model
 
         here = os.path.dirname(os.path.abspath(__file__))
         with open(os.path.join(here, "ocdr_meta.json"), encoding="utf-8") as fh:
@@ -51,8 +51,8 @@ class TritonPythonModel:
                        long_side=None if long_side is None else int(long_side))
 
     def execute(self, requests):
-        from ocdr.errors import OcdrError
-        from ocdr.pipeline.ocr import to_image
+        from ocdr.errors import OcdrError  # inside Triton, as above
+        from ocdr.pipeline.ocr import to_image  # inside Triton, as above
 
         responses = []
         for request in requests:

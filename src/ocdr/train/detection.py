@@ -13,6 +13,8 @@ from ocdr.data.det_dataset import DetectionDataset, det_collate
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.detection import DetectionMetric, match_image
 from ocdr.models.detection.postprocess import PostProcessConfig, detect_batch
+from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
+from ocdr.models.loading import load_detector
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
 from ocdr.train.harness import TrainTask, fit
@@ -57,12 +59,10 @@ def ensure_data(paths: list[str], spec: OcdnetSpec) -> None:
 
 def build_detector(spec: OcdnetSpec):
     if spec.model.load_pruned_graph:
-        from ocdr.models.loading import load_detector
 
         model, record = load_detector(spec.model.pruned_graph_path)
         log.info("starting from the pruned model %s", spec.model.pruned_graph_path)
         return model.train(), record["model"]["name"], record["model"]["kwargs"]
-    from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
 
     record = read_pretrained(spec.model.pretrained_model_path, "detector") if spec.model.pretrained_model_path else None
     if record is not None and record["model"]["name"] in IMPORTED_MODELS:

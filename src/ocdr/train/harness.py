@@ -21,10 +21,11 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.strategies import DDPStrategy
 
-from ocdr.models.settings import trained_settings
-from ocdr.models.checkpoint import load_checkpoint, make_model_record, save_checkpoint
-from ocdr.train.optim import build_optimizer, build_scheduler
 from ocdr.config.train import OptimSpec, TrainSpec
+from ocdr.errors import ConfigError
+from ocdr.models.checkpoint import load_checkpoint, make_model_record, save_checkpoint
+from ocdr.models.settings import trained_settings
+from ocdr.train.optim import build_optimizer, build_scheduler
 
 __all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator"]
 log = logging.getLogger("ocdr.train")
@@ -178,7 +179,6 @@ def resolve_accelerator(spec: TrainSpec) -> tuple[str, int]:
     """(accelerator, devices): CUDA when asked or available, else CPU processes."""
     use_cuda = spec.device == "cuda" or (spec.device == "auto" and torch.cuda.is_available())
     if use_cuda and not torch.cuda.is_available():
-        from ocdr.errors import ConfigError
 
         raise ConfigError("train.device=cuda but no CUDA device is available")
     if use_cuda:

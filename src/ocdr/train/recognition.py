@@ -13,7 +13,9 @@ from ocdr.data.charset import Charset, remap_rows
 from ocdr.data.rec_dataset import RecognitionDataset, rec_collate
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.recognition import RecognitionMetric
+from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
 from ocdr.models.recognition.decode import decode_batch
+from ocdr.models.recognition.surgery import head_surgery
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
 from ocdr.train.harness import TrainTask, fit
@@ -89,7 +91,6 @@ def adapt_to_pretrained(spec: OcrnetSpec) -> dict | None:
     """The pretrained record (read once). An imported architecture (PP-OCRv4) fixes the model keys: they are
     set from its checkpoint, so that data are prepared the way it reads. ``backbone=PPOCRv4`` alone starts
     from the wheel's weights."""
-    from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
 
     m = spec.model
     if m.backbone == "PPOCRv4" and not m.pretrained_model_path:
@@ -119,7 +120,6 @@ def build_recognizer(spec: OcrnetSpec, charset: Charset, record: dict | None = N
         state = record["state_dict"]
         old = Charset(record["charset"], **{k: v for k, v in _codec_options(record).items()})
         if old.to_list() != charset.to_list() and spec.model.prediction == "CTC":
-            from ocdr.models.recognition.surgery import head_surgery
 
             donor = build_model(record["model"]["name"], **record["model"]["kwargs"])
             donor.load_state_dict(state)

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+import pyclipper
 
+from ocdr.data.db_targets import offset_polygon
 from ocdr.data.polygon import order_quad, to_clockwise
 from ocdr.errors import ConfigError
-from ocdr.data.db_targets import offset_polygon
 
 __all__ = ["PostProcessConfig", "db_postprocess", "batch_postprocess", "unclip_distance", "detect_batch"]
 
@@ -140,7 +141,6 @@ def _paddle_box(prob: np.ndarray, contour: np.ndarray, cfg: PostProcessConfig, s
                 ) -> tuple[np.ndarray, float] | None:
     """One contour the way PaddleOCR's DBPostProcess and RapidOCR's box filter treat it, to the pixel: the
     same weights then give the same boxes (ocdr's own path keeps sub-pixel geometry instead)."""
-    import pyclipper
 
     h, w = prob.shape
     rect = cv2.minAreaRect(contour)

@@ -14,11 +14,16 @@ from pathlib import Path
 import torch
 
 from ocdr.config import spec_to_dict
-from ocdr.models.catalog import ALIASES, SOURCES, PretrainedSpec
-from ocdr.models.settings import PPOCR_DET, PPOCR_REC
+from ocdr.config.ocdnet import OcdnetSpec
+from ocdr.config.ocrnet import OcrnetSpec
+from ocdr.data.charset import Charset
 from ocdr.errors import ConfigError
 from ocdr.fileio import atomic_write_text
+from ocdr.models.catalog import ALIASES, SOURCES, PretrainedSpec, wheel_model_path
 from ocdr.models.checkpoint import make_model_record, read_model_record, save_checkpoint
+from ocdr.models.imported.onnx_graph import OnnxGraphModule, load_onnx
+from ocdr.models.imported.ppocr import PPOCRDet, PPOCRRec, ppocr_charset, skeleton_of
+from ocdr.models.settings import PPOCR_DET, PPOCR_REC
 
 __all__ = ["ALIASES", "import_record", "read_pretrained", "import_pretrained", "list_pretrained",
            "IMPORTED_MODELS"]
@@ -29,13 +34,6 @@ IMPORTED_MODELS = {"ppocr_det", "ppocr_rec"}
 
 def import_record(alias: str) -> dict:
     """The ocdr model record of a pretrained source (imported from the installed wheel, no network)."""
-    from ocdr.config.ocdnet import OcdnetSpec
-    from ocdr.config.ocrnet import OcrnetSpec
-    from ocdr.data.charset import Charset
-    from ocdr.models.imported.onnx_graph import load_onnx
-    from ocdr.models.catalog import wheel_model_path
-    from ocdr.models.imported.onnx_graph import OnnxGraphModule
-    from ocdr.models.imported.ppocr import PPOCRDet, PPOCRRec, ppocr_charset, skeleton_of
 
     if alias not in ALIASES:
         raise ConfigError(f"unknown pretrained model '{alias}'; known: {', '.join(ALIASES)}")
@@ -90,7 +88,6 @@ def import_pretrained(spec: PretrainedSpec) -> dict:
 
 
 def list_pretrained(spec: PretrainedSpec) -> dict:
-    from ocdr.models.catalog import wheel_model_path
 
     rows = {}
     for source, aliases in SOURCES.items():
