@@ -15,7 +15,8 @@ from ocdr.data.rec_dataset import rec_collate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.fileio import atomic_write_text
 from ocdr.models.loading import load_recognizer
-from ocdr.models.recognition.decode import ctc_beam_search, decode_batch
+from ocdr.models.recognition.decode import ctc_beam_search
+from ocdr.models.recognition.heads import CTCHead, decode_batch, head_class
 from ocdr.train.recognition import ensure_data, make_dataset
 
 __all__ = ["evaluate_recognizer"]
@@ -33,7 +34,7 @@ def evaluate_recognizer(spec: OcrnetSpec) -> dict:
     dataset = make_dataset(sources, _with_model_of(spec, record), charset, train=False)
     loader = DataLoader(dataset, batch_size=spec.train.batch_size, collate_fn=rec_collate)
     decoders = {"greedy": RecognitionMetric()}
-    use_beam = prediction == "CTC" and ev.decoding == "beam"
+    use_beam = head_class(prediction) is CTCHead and ev.decoding == "beam"  # beam search is CTC's
     if use_beam:
         decoders["beam"] = RecognitionMetric()
     device = next(model.parameters()).device

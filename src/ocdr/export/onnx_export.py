@@ -17,9 +17,17 @@ import torch
 from ocdr.errors import OcdrError
 from ocdr.fileio import atomic_path
 from ocdr.models.loading import input_geometry, load_detector, load_recognizer
+from ocdr.models.recognition.heads import head_class
 from ocdr.models.runtime import onnxruntime_session
-from ocdr.models.settings import (IMAGENET_MEAN, IMAGENET_STD, DetectorSettings, RecognizerSettings,
-                                  detector_settings_of, recognizer_settings_of, to_json)
+from ocdr.models.settings import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    DetectorSettings,
+    RecognizerSettings,
+    detector_settings_of,
+    recognizer_settings_of,
+    to_json,
+)
 
 __all__ = ["export_detector", "export_recognizer", "onnxruntime_session", "max_abs_diff", "recognizer_parity",
            "exported_detector_settings", "export_checked", "PARITY_TOLERANCE"]
@@ -119,8 +127,8 @@ def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: i
         return result
     model, record, charset = load_recognizer(checkpoint, "cpu")
     geometry = input_geometry(record)
-    if geometry["prediction"] != "CTC":
-        raise OcdrError("export: only CTC recognizers export to ONNX for now (model.prediction=Attn does not)")
+    if not head_class(geometry["prediction"]).exportable:
+        raise OcdrError(f"export: a {geometry['prediction']} head does not export to ONNX (CTC heads do)")
     out = export_recognizer(model, path, charset, geometry, opset, settings=recognizer_settings_of(record))
     result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"], "characters": len(charset)}
     if verify:

@@ -22,7 +22,7 @@ from ocdr.data.charset import Charset
 from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
-from ocdr.models.recognition.decode import ctc_decode_steps, decode_batch
+from ocdr.models.recognition.decode import ctc_decode_steps
 from ocdr.models.runtime import onnxruntime_session
 from ocdr.models.settings import (
     PPOCR_REC,
@@ -162,6 +162,8 @@ class RecognizerPredictor:
 
     def _read(self, batch: np.ndarray) -> list[tuple[str, float]]:
         if self.settings.prediction != "CTC":
+            from ocdr.models.recognition.heads import decode_batch  # deferred: torch; attention runs on PyTorch only
+
             return [(t, c) for t, c in decode_batch({"probs": _as_tensor(self._run.probs(batch))}, self.charset,
                                                     self.settings.prediction)]
         ids, probs = self._run(batch)

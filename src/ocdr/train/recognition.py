@@ -14,7 +14,7 @@ from ocdr.data.rec_dataset import RecognitionDataset, rec_collate
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
-from ocdr.models.recognition.decode import decode_batch
+from ocdr.models.recognition.heads import CTCHead, decode_batch, head_class
 from ocdr.models.recognition.surgery import head_surgery
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
@@ -25,14 +25,8 @@ log = logging.getLogger("ocdr.ocrnet")
 
 
 def make_targets(labels: list[str], charset: Charset, prediction: str, max_len: int) -> dict[str, torch.Tensor]:
-    """CTC: concatenated ids + lengths (``F.ctc_loss`` form). Attention: (B, max_len + 1) ids ending in EOS."""
-    if prediction == "CTC":
-        ids = [charset.encode_ctc(s) for s in labels]
-        return {"ctc_targets": torch.tensor([i for seq in ids for i in seq], dtype=torch.long),
-                "target_lengths": torch.tensor([len(seq) for seq in ids], dtype=torch.long)}
-    enc = [charset.encode_attn(s, max_len) for s in labels]
-    return {"attn_targets": torch.tensor([e[0] for e in enc], dtype=torch.long),
-            "target_lengths": torch.tensor([e[1] for e in enc], dtype=torch.long)}
+    """The training targets of the head ``prediction`` names (see its ``encode_targets``)."""
+    return head_class(prediction).encode_targets(labels, charset, max_len)
 
 
 def load_charset(spec: OcrnetSpec) -> Charset:
@@ -79,10 +73,11 @@ def ensure_data(spec: OcrnetSpec) -> None:
 
 def model_kwargs(spec: OcrnetSpec, charset: Charset) -> dict:
     m = spec.model
-    classes = charset.num_classes_ctc if m.prediction == "CTC" else charset.num_classes_attn
+    head = head_class(m.prediction)
+    classes = head.num_classes(charset)
     kw = {"num_classes": classes, "input_channels": m.input_channel, "input_height": m.input_height,
           "input_width": m.input_width, "tps": m.TPS, "num_fiducial": m.num_fiducial, "hidden_size": m.hidden_size}
-    if m.prediction == "Attn":
+    if head is not CTCHead:  # attention-style heads decode up to the longest label
         kw["max_label_length"] = spec.dataset.max_label_length
     return kw
 
@@ -119,7 +114,7 @@ def build_recognizer(spec: OcrnetSpec, charset: Charset, record: dict | None = N
     if record is not None:
         state = record["state_dict"]
         old = Charset(record["charset"], **{k: v for k, v in _codec_options(record).items()})
-        if old.to_list() != charset.to_list() and spec.model.prediction == "CTC":
+        if old.to_list() != charset.to_list() and head_class(spec.model.prediction) is CTCHead:
 
             donor = build_model(record["model"]["name"], **record["model"]["kwargs"])
             donor.load_state_dict(state)

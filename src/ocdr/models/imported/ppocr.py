@@ -34,7 +34,7 @@ from ocdr.models.detection.loss import DBLoss
 from ocdr.models.catalog import PPOCR_FILES, WHEEL, wheel_model_path
 from ocdr.models.imported.onnx_graph import OnnxGraphModule, load_onnx, structural_constants
 from ocdr.models.registry import register_model
-from ocdr.models.recognition.model import ctc_loss
+from ocdr.models.recognition.heads import CTCHead
 
 __all__ = ["PPOCR_FILES", "wheel_model_path", "skeleton_of", "graph_from_skeleton", "ppocr_charset",
            "PPOCRDet", "PPOCRRec", "ppocr_det", "ppocr_rec", "native_graph"]
@@ -131,12 +131,6 @@ class PPOCRDet(nn.Module):
         return out
 
 
-class _Head(nn.Module):
-    def __init__(self, fc: nn.Linear):
-        super().__init__()
-        self.fc = fc
-
-
 class PPOCRRec(nn.Module):
     """CTC recognizer: ``forward(images, targets=None)`` like ocdr's :class:`Recognizer` (CTC)."""
 
@@ -158,10 +152,10 @@ class PPOCRRec(nn.Module):
         if w_name is None:
             raise ConfigError("the recognizer graph does not end in MatMul + Add + Softmax")
         weight, bias = graph.weight_of(w_name).detach(), graph.weight_of(b_name).detach()
-        fc = nn.Linear(weight.shape[0], weight.shape[1])
+        head = CTCHead(weight.shape[0], weight.shape[1])  # ocdr's CTC head contract, the graph's projection
         with torch.no_grad():
-            fc.weight.copy_(weight.t())
-            fc.bias.copy_(bias)
+            head.fc.weight.copy_(weight.t())
+            head.fc.bias.copy_(bias)
         for name in (w_name, b_name):  # the projection now lives in head.fc only
             key = graph._keys.pop(name)
             if key in graph.weights:
@@ -171,24 +165,16 @@ class PPOCRRec(nn.Module):
         graph.nodes = nodes[:cut + 1]
         graph.output_names = [self.feature_name]
         self.graph = graph
-        self.head = _Head(fc)
-        if num_classes and num_classes != fc.out_features:
-            self.head.fc = nn.Linear(fc.in_features, num_classes)  # shapes for loading a re-headed checkpoint
+        self.head = head
+        if num_classes and num_classes != head.fc.out_features:
+            self.head = CTCHead(head.fc.in_features, num_classes)  # shapes for loading a re-headed checkpoint
         self.exportable = exportable
 
     def forward(self, images: torch.Tensor, targets: dict | None = None):
         if images.shape[1] != 3:
             raise ValueError(f"the PP-OCR recognizer reads 3-channel crops, got {images.shape[1]} channel(s)")
-        feature = self.graph(images.flip(1))
-        logits = self.head.fc(feature)
-        probs = torch.softmax(logits, dim=-1)
-        if self.exportable:
-            prob, ids = probs.max(dim=-1)
-            return ids, prob
-        out = {"logits": logits, "probs": probs}
-        if targets is not None:
-            out["loss"] = ctc_loss(logits, targets)
-        return out
+        logits = self.head(self.graph(images.flip(1)))
+        return self.head.outputs(logits, targets, self.exportable)
 
 
 def native_graph(model: nn.Module, skeleton: str = "") -> onnx.ModelProto:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ocdr.data.charset import Charset
 
-__all__ = ["ctc_greedy_decode", "ctc_beam_search", "ctc_decode_steps", "decode_batch"]
+__all__ = ["ctc_greedy_decode", "ctc_beam_search", "ctc_decode_steps"]
 
 
 def _check_classes(probs: np.ndarray, charset: Charset) -> None:
@@ -142,17 +142,3 @@ def ctc_decode_steps(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> li
         text, _, char_probs = _collapse(path, step_probs, 0.0, charset, blank=0, keep="first")
         out.append((text, float(np.mean(char_probs)) if char_probs else 0.0))
     return out
-
-
-def decode_batch(out: dict, charset: Charset, prediction: str) -> list[tuple[str, float]]:
-    """(text, confidence) per sample from a model's eval output."""
-    probs = out["probs"].detach().float().cpu().numpy()
-    if prediction == "CTC":
-        return [(text, conf) for text, conf, _ in ctc_greedy_decode(probs, charset)]
-    ids = probs.argmax(-1)
-    result = []
-    for seq, p in zip(ids, probs.max(-1)):
-        text = charset.decode_attn(seq.tolist())
-        steps = min(len(text) + 1, len(p))  # the characters and the EOS
-        result.append((text, float(p[:steps].prod())))
-    return result

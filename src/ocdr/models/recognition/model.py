@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ocdr.models.recognition.features import ResNetFeature, SmallCNNFeature, ViTFeature
-from ocdr.models.recognition.heads import AttentionHead, BidirectionalLSTM, CTCHead
+from ocdr.models.recognition.heads import BidirectionalLSTM, head_class
 from ocdr.models.recognition.tps import TPS
 from ocdr.models.registry import register_model
 
-__all__ = ["Recognizer", "ctc_loss"]
+__all__ = ["Recognizer"]
 
 
 class Recognizer(nn.Module):
@@ -34,13 +33,8 @@ class Recognizer(nn.Module):
         d = feature.out_channels
         self.sequence = nn.Sequential(BidirectionalLSTM(d, hidden_size, hidden_size),
                                       BidirectionalLSTM(hidden_size, hidden_size, hidden_size))
-        self.prediction = prediction
-        if prediction == "CTC":
-            self.head = CTCHead(hidden_size, num_classes)
-        elif prediction == "Attn":
-            self.head = AttentionHead(hidden_size, hidden_size, num_classes, max_label_length)
-        else:
-            raise ValueError(f"prediction must be CTC or Attn, got {prediction!r}")
+        self.head = head_class(prediction)(hidden_size, num_classes, max_label_length)  # resolved once, here
+        self.prediction = self.head.name
         self.exportable = exportable
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
@@ -49,37 +43,8 @@ class Recognizer(nn.Module):
         return self.sequence(x)
 
     def forward(self, images: torch.Tensor, targets: dict | None = None):
-        seq = self.encode(images)
-        if self.prediction == "CTC":
-            logits = self.head(seq)
-        else:
-            teacher = targets["attn_targets"] if targets is not None and self.training else None
-            logits = self.head(seq, teacher)
-        probs = torch.softmax(logits, dim=-1)
-        if self.exportable:
-            prob, ids = probs.max(dim=-1)
-            return ids, prob
-        out = {"logits": logits, "probs": probs}
-        if targets is not None:
-            out["loss"] = self._loss(logits, targets)
-        return out
-
-    def _loss(self, logits: torch.Tensor, targets: dict) -> torch.Tensor:
-        if self.prediction == "CTC":
-            return ctc_loss(logits, targets)
-        gold = targets["attn_targets"][:, : logits.shape[1]]
-        steps = torch.arange(gold.shape[1], device=gold.device)[None]
-        gold = gold.masked_fill(steps >= targets["target_lengths"][:, None], -100)  # ignore after EOS
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), gold.reshape(-1), ignore_index=-100)
-
-
-def ctc_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
-    """CTC loss of (B, T, C) logits, every sequence using all T steps; blank is class 0."""
-    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (T, B, C)
-    t, b = log_probs.shape[:2]
-    lengths = torch.full((b,), t, dtype=torch.long, device=logits.device)
-    return F.ctc_loss(log_probs, targets["ctc_targets"], lengths, targets["target_lengths"], blank=0,
-                      zero_infinity=True)
+        logits = self.head(self.encode(images), targets)
+        return self.head.outputs(logits, targets, self.exportable)
 
 
 def _recognizer(feature: nn.Module, num_classes: int, prediction: str, input_channels: int, input_height: int,
