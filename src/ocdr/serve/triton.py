@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from typing import Optional
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ocdr.config.pipeline import PipelineModelsSpec
 from ocdr.errors import ConfigError
 from ocdr.fileio import atomic_write_text
-from ocdr.config.pipeline import PostProcessOverrides
 from ocdr.models.catalog import is_onnx_path, resolve_model
 from ocdr.models.runtime import onnxruntime_session
 
@@ -28,23 +27,21 @@ DET, REC, PIPE = "ocdr_detector", "ocdr_recognizer", "ocdr"
 
 
 @dataclass
-class TritonSpec:
-    detector: str = field(default="auto", metadata={"help": "detector: checkpoint (.pth), exported .onnx, ppocr-v4-det or auto"})
-    recognizer: str = field(default="auto", metadata={"help": "recognizer: checkpoint (.pth), exported .onnx, ppocr-v4-rec or auto"})
+class TritonSpec(PipelineModelsSpec):
+    """The pipeline's keys (models and their setting overrides, used by the repository's ``model.py``; the
+    models run on Triton's ONNX Runtime backend, so ``backend``/``device`` do not apply) and the export's own."""
     out: str = field(default="model_repository", metadata={"help": "the model repository folder to write"})
     max_batch_size: int = field(default=8, metadata={"help": "Triton max_batch_size of the two ONNX models"})
     queue_delay_us: int = field(default=2000, metadata={"help": "dynamic batching: longest wait for a fuller batch"})
     instance_kind: str = field(default="KIND_AUTO", metadata={"help": "KIND_AUTO | KIND_GPU | KIND_CPU"})
-    long_side: Optional[int] = field(default=None, metadata={"help": "detector input long side used by the pipeline "
-                                                                     "model (null: the detector's own rule)"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing repository"})
-    postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
 
     def validate(self) -> None:
+        super().validate()
         if self.instance_kind not in ("KIND_AUTO", "KIND_GPU", "KIND_CPU"):
             raise ConfigError(f"instance_kind: '{self.instance_kind}' is not one of KIND_AUTO, KIND_GPU, KIND_CPU")
-        if self.max_batch_size < 1 or (self.long_side or 0) % 32:
-            raise ConfigError("max_batch_size must be >= 1 and long_side a multiple of 32")
+        if self.max_batch_size < 1:
+            raise ConfigError("max_batch_size must be >= 1")
 
 
 def _batching(spec: TritonSpec) -> str:
@@ -116,7 +113,9 @@ def export_triton(spec: TritonSpec) -> dict:
         "recognizer_metadata": {k: meta[k] for k in ("ocdr_charset", "ocdr_codec", "ocdr_input", "ocdr_inference")
                                 if k in meta},
         "detector_metadata": {k: det_meta[k] for k in ("ocdr_inference",) if k in det_meta},
-        "postprocess": post, "long_side": spec.long_side, "detector_model": DET, "recognizer_model": REC},
+        "postprocess": post, "det_settings": spec.det_overrides(), "min_confidence": spec.min_confidence,
+        "upside_down": spec.upside_down, "tiled": spec.tiled, "rec_batch_size": spec.rec_batch_size,
+        "detector_model": DET, "recognizer_model": REC},
         ensure_ascii=False, indent=1))
     shutil.copyfile(Path(__file__).with_name("triton_model.py"), out / PIPE / "1" / "model.py")
     return {"repository": str(out), "models": [DET, REC, PIPE], "detector_onnx": str(det), "recognizer_onnx": str(rec)}

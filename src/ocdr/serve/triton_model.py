@@ -46,9 +46,10 @@ class TritonPythonModel:
             meta = json.load(fh)
         det = BlsSession(meta["detector_model"], ["prob"], meta.get("detector_metadata"))
         rec = BlsSession(meta["recognizer_model"], ["output_id", "output_prob"], meta["recognizer_metadata"])
-        long_side = meta.get("long_side")
         self.ocr = OCR(det, rec, backend="onnxruntime", postprocess=meta["postprocess"],
-                       long_side=None if long_side is None else int(long_side))
+                       det_settings=meta.get("det_settings"), min_confidence=meta.get("min_confidence"),
+                       upside_down=bool(meta.get("upside_down", False)), tiled=bool(meta.get("tiled", False)),
+                       batch_size=meta.get("rec_batch_size"))
 
     def execute(self, requests):
         from ocdr.errors import OcdrError  # inside Triton, as above
