@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
+from ocdr.commands.data_crops import CropsSpec
 from ocdr.data.charset import CharsetSpec
 from ocdr.data.iam import IamSpec
 from ocdr.data.icdar import IcdarSpec
@@ -56,4 +57,12 @@ register(Command(
         "regions, box sizes, label lengths and character counts. Bad records are errors unless --skip-bad."),
     example="ocdr data stats path=data/synth/train",
     output_key=None,
+))
+register(Command(
+    group="data", name="crops", spec=CropsSpec, run="ocdr.commands.data_crops:cut_crops",
+    summary="word crops cut from an ICDAR-style folder by the rectifier, with gt_list.txt and a character list",
+    description=("Every legible region (### skipped) of every image is turned upright and cut at `height` pixels by\n"
+                 "the rectifier the pipeline uses, so a recognizer trains on what it will read. Boxes entirely\n"
+                 "outside their image are dropped and counted."),
+    example="ocdr data crops input_dir=../shared/data/icdar2015/train output_dir=data/icdar_crops",
 ))

@@ -38,7 +38,7 @@ _REENCODE_AS = {"jpeg": ".jpg", "png": ".png", "bmp": ".bmp", "tiff": ".tif"}
 
 @dataclass
 class IcdarSpec:
-    input_dir: str = field(default="", metadata={"help": "folder with img/ + gt/, or images and gt files together, or train|test/{img,gt}"})
+    input_dir: str = field(default="", metadata={"help": "folder with img/ (or images/) + gt/, or images and gt files together, or train|test/{img,gt}"})
     output_dir: str = field(default="data/icdar", metadata={"help": "where the detection layout is written"})
     split: str = field(default="train", metadata={"help": "split name when not splitting (test_fraction=0)"})
     test_fraction: float = field(default=0.0, metadata={"help": ">0: last fraction of files by natural name order goes to test (0.1 = 90/10)"})
@@ -57,8 +57,8 @@ class IcdarSpec:
 
 
 def _layout(folder: Path) -> tuple[Path, list[Path]]:
-    """Image folder and gt folders of one split folder: ``img/`` + ``gt/``, or everything together."""
-    img_dir = folder / "img" if (folder / "img").is_dir() else folder
+    """Image folder and gt folders of one split folder: ``img/`` (or ``images/``) + ``gt/``, or everything together."""
+    img_dir = next((folder / d for d in ("img", "images") if (folder / d).is_dir()), folder)
     return img_dir, [d for d in (folder / "gt", img_dir) if d.is_dir()]
 
 
