@@ -80,8 +80,10 @@ def test_trained_settings_keep_the_family_convention():
     spec = {"postprocess": {"box_thresh": 0.6, "unclip_ratio": None}}
     own = trained_settings("detector", "dbnet_resnet18", spec)
     assert own.channel_order == "RGB" and own.limit_type == "long" and own.postprocess.box_thresh == 0.6
-    pp = trained_settings("detector", "ppocr_det", spec)
-    assert pp.channel_order == "BGR" and pp.limit_type == "min" and pp.postprocess.unclip_ratio == 1.5
+    pp = trained_settings("detector", "ppocr_det", {**spec, "dataset": {"image_size": 640}})
+    # a fine-tuned PP-OCR detector keeps PaddleOCR's normalisation but the size it was trained and validated at
+    assert pp.channel_order == "BGR" and (pp.limit_type, pp.limit_side_len) == ("long", 640)
+    assert pp.postprocess.unclip_ratio == 1.5
     rec = trained_settings("recognizer", "ppocr_rec", {"model": {"input_height": 48, "input_width": 320,
                                                                  "input_channel": 3, "prediction": "CTC"}})
     assert rec.dynamic_width and rec.channel_order == "BGR" and rec.min_confidence == PPOCR_REC.min_confidence

@@ -184,10 +184,11 @@ def trained_settings(kind: str, model_name: str, spec: dict):
         post = spec.get("postprocess") or {}
         pnames = {f.name for f in dataclasses.fields(PostProcessConfig)}
         postprocess = PostProcessConfig(**{k: v for k, v in post.items() if k in pnames and v is not None})
-        if model_name == "ppocr_det":
-            return dataclasses.replace(PPOCR_DET, postprocess=postprocess)
         # validated at the dataset's long side during training: inference starts from the same
         size = int((spec.get("dataset") or {}).get("image_size") or 736)
+        if model_name == "ppocr_det":  # PaddleOCR's input normalisation (its native graph), ocdr's training size
+            return dataclasses.replace(PPOCR_DET, limit_side_len=size, limit_type="long", max_side_len=0,
+                                       postprocess=postprocess)
         return DetectorSettings(limit_side_len=size, postprocess=postprocess)
     if kind != "recognizer" or "model" not in spec:
         return None
