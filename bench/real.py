@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import subprocess
@@ -52,6 +51,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = ROOT.parent / "shared" / "data"
 DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(HERE))  # the sibling bench scripts
+import compare  # noqa: E402
+
 BEGIN, END = "<!-- bench/real.py: begin -->", "<!-- bench/real.py: end -->"
 
 # name -> (kind, folder under the data root); kind: pages (gt quads + text), det (gt quads only), crops (gt.txt)
@@ -67,30 +69,19 @@ CROP_HEIGHT = 48
 
 
 # ----------------------------------------------------------------------------------------------- data
-def natural_key(name: str) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
 def every_10th(items: list, key=lambda x: x) -> list:
+    from ocdr.data.images import natural_key
+
     return sorted(items, key=lambda x: natural_key(str(key(x))))[::10]
 
 
-def _gt_file(gt_dir: Path, image: Path) -> Path | None:
-    for name in (f"{image.stem}.txt", f"{image.name}.txt", f"gt_{image.stem}.txt"):
-        if (gt_dir / name).is_file():
-            return gt_dir / name
-    return None
-
-
 def page_items(folder: Path) -> list[tuple[Path, Path]]:
-    """(image, gt file) pairs of the validation split of a page folder (images/ or img/, gt/)."""
-    from ocdr.data.images import IMAGE_EXTENSIONS
+    """(image, gt file) pairs of the validation split of a page folder (images/ or img/, gt/); images without
+    ground truth are left out (ocdr's own pairing, counted and skipped)."""
+    from ocdr.data.icdar import find_pairs
+    from ocdr.errors import BadRecords
 
-    img_dir = next((folder / d for d in ("images", "img") if (folder / d).is_dir()), None)
-    if img_dir is None:
-        raise FileNotFoundError(f"{folder}: no images/ or img/ folder")
-    pairs = [(p, _gt_file(folder / "gt", p)) for p in img_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
-    return every_10th([(p, g) for p, g in pairs if g is not None], key=lambda pg: pg[0].name)
+    return every_10th(find_pairs(folder, BadRecords(skip=True)), key=lambda pair: pair[0].name)
 
 
 def crop_items(folder: Path) -> list[tuple[Path, str]]:
@@ -152,27 +143,12 @@ class OcdrEngine:
         return {"detector_backend": d.backend, "recognizer_backend": r.backend}
 
 
-class RapidEngine:
-    def __init__(self):
-        from rapidocr_onnxruntime import RapidOCR
-
-        self.engine = RapidOCR()
-
-    @staticmethod
-    def _bgr(rgb):
-        return np.ascontiguousarray(rgb[:, :, ::-1])
-
-    def detect(self, rgb):
-        res, _ = self.engine(self._bgr(rgb), use_det=True, use_cls=False, use_rec=False)
-        return [np.asarray(b, np.float32) for b in (res or [])]
+class RapidEngine(compare.RapidEngine):
+    """compare.py's RapidOCR engine; crops are read in one call with RapidOCR's own batching."""
 
     def read(self, crops):
         res, _ = self.engine.text_rec([self._bgr(c) for c in crops])
         return [t for t, *_ in res]
-
-    def ocr(self, rgb):
-        res, _ = self.engine(self._bgr(rgb))
-        return [(np.asarray(b, np.float32), t) for b, t, _ in (res or [])]
 
     def describe(self) -> dict:
         return {}

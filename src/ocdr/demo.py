@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocdr.commands.export import export_detector_command, export_recognizer_command

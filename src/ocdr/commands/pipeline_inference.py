@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ocdr.config.pipeline import PipelineSpec
 from ocdr.data.images import read_image, write_image
-from ocdr.errors import DataError, OcdrError
+from ocdr.errors import OcdrError
 from ocdr.fileio import atomic_write_text
 from ocdr.data.images import list_images
 from ocdr.eval.drawing import draw_ocr

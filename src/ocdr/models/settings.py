@@ -141,9 +141,15 @@ def _from_dict(cls, data: dict):
     post = data.pop("postprocess", None)
     obj = cls(**{k: v for k, v in data.items() if k in names})  # keys a newer ocdr added are ignored
     if post is not None:
-        pnames = {f.name for f in dataclasses.fields(PostProcessConfig)}
-        obj.postprocess = PostProcessConfig(**{k: v for k, v in post.items() if k in pnames})
+        obj.postprocess = _postprocess_from(post)
     return obj
+
+
+def _postprocess_from(values: dict) -> PostProcessConfig:
+    """A post-processing config from a saved or spec dict: unset (None) keys keep the defaults, keys this
+    version does not know are ignored."""
+    names = {f.name for f in dataclasses.fields(PostProcessConfig)}
+    return PostProcessConfig(**{k: v for k, v in values.items() if k in names and v is not None})
 
 
 def detector_settings_from_json(text: str) -> DetectorSettings:
@@ -160,10 +166,7 @@ def detector_settings_of(record: dict) -> DetectorSettings:
     saved = (record.get("inference") or {})
     if isinstance(saved, dict) and saved:
         return _from_dict(DetectorSettings, saved)
-    post = (record.get("spec") or {}).get("postprocess") or {}
-    pnames = {f.name for f in dataclasses.fields(PostProcessConfig)}
-    return DetectorSettings(postprocess=PostProcessConfig(**{k: v for k, v in post.items()
-                                                            if k in pnames and v is not None}))
+    return DetectorSettings(postprocess=_postprocess_from((record.get("spec") or {}).get("postprocess") or {}))
 
 
 def recognizer_settings_of(record: dict) -> RecognizerSettings:
@@ -181,9 +184,7 @@ def trained_settings(kind: str, model_name: str, spec: dict):
     """What a model trained by ocdr records: its spec's post-processing or input geometry, in its family's
     input convention (PP-OCR graphs keep PaddleOCR's resize and normalisation; ``ppocr_*`` model names)."""
     if kind == "detector":
-        post = spec.get("postprocess") or {}
-        pnames = {f.name for f in dataclasses.fields(PostProcessConfig)}
-        postprocess = PostProcessConfig(**{k: v for k, v in post.items() if k in pnames and v is not None})
+        postprocess = _postprocess_from(spec.get("postprocess") or {})
         # validated at the dataset's long side during training: inference starts from the same
         size = int((spec.get("dataset") or {}).get("image_size") or 736)
         if model_name == "ppocr_det":  # PaddleOCR's input normalisation (its native graph), ocdr's training size

@@ -33,18 +33,6 @@ BACKENDS = ("auto", "torch", "onnxruntime")
 IMPORTED = ("ppocr_det",)
 
 
-def load_detector(path, device: str = "cpu"):
-    from ocdr.models.loading import load_detector as load  # deferred: torch is imported only when needed
-
-    return load(path, device)
-
-
-def resolve_device(device: str = "auto"):
-    from ocdr.models.loading import resolve_device as resolve  # deferred: ONNX Runtime never imports torch
-
-    return resolve(device)
-
-
 @dataclass
 class Detection:
     polygons: list[np.ndarray]
@@ -63,7 +51,7 @@ class _OrtDetector:
 
 class _TorchDetector:
     def __init__(self, model):
-        import torch  # deferred: see resolve_device
+        import torch  # deferred: ONNX Runtime inference never imports torch
 
         self.torch, self.model = torch, model.eval()
         self.device = next(model.parameters()).device
@@ -93,6 +81,8 @@ def _open(model, backend: str, device: str):
         return _OrtDetector(session), _settings_of_session(session), False
     if model in ALIASES and backend != "torch":
         return _OrtDetector(onnxruntime_session(wheel_model_path(ALIASES[model][0]))), replace(PPOCR_DET), False
+    from ocdr.models.loading import load_detector, resolve_device  # deferred: torch, for checkpoints only
+
     net, record = load_detector(model, device if backend == "torch" else "cpu")
     settings = detector_settings_of(record)
     if record["model"]["name"] in IMPORTED and backend != "torch":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -31,17 +30,11 @@ from ocdr.models.settings import (
     recognizer_settings_from_json,
     recognizer_settings_of,
 )
-from ocdr.pipeline.detector import BACKENDS, resolve_device
+from ocdr.pipeline.detector import BACKENDS
 
 __all__ = ["RecognizerPredictor"]
 
 IMPORTED = ("ppocr_rec",)
-
-
-def load_recognizer(path, device: str = "cpu"):
-    from ocdr.models.loading import load_recognizer as load  # deferred: torch is imported only when needed
-
-    return load(path, device)
 
 
 class _OrtRecognizer:
@@ -107,6 +100,8 @@ def _open(model, backend: str, device: str):
         return (*_from_session(onnxruntime_session(model), model), False)
     if model in ALIASES and backend != "torch":
         return (*_from_session(onnxruntime_session(wheel_model_path(ALIASES[model][0])), model), False)
+    from ocdr.models.loading import load_recognizer, resolve_device  # deferred: torch, for checkpoints only
+
     net, record, charset = load_recognizer(model, device if backend == "torch" else "cpu")
     settings = recognizer_settings_of(record)
     if record["model"]["name"] in IMPORTED and backend != "torch":

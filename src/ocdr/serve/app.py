@@ -19,9 +19,7 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from fastapi import Request  # at module level: the endpoints' annotations are resolved from these globals
@@ -33,7 +31,7 @@ from starlette.requests import Request as StarletteRequest
 
 from ocdr.config.serve import ServeSpec
 from ocdr.data.images import decode_image
-from ocdr.errors import ConfigError, OcdrError
+from ocdr.errors import OcdrError
 from ocdr.pipeline.ocr import build_ocr
 
 __all__ = ["create_app", "Batcher", "read_limited_image", "serve"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 from torch.utils.data import DataLoader
 
 from ocdr.config import save_spec, spec_to_dict

@@ -31,7 +31,7 @@ from ocdr.data.transforms import MEAN, STD
 from ocdr.errors import ConfigError
 from ocdr.models.detection.dbnet import _Branch, _check_input
 from ocdr.models.detection.loss import DBLoss
-from ocdr.models.catalog import PPOCR_FILES, WHEEL, wheel_model_path
+from ocdr.models.catalog import PPOCR_FILES, wheel_model_path
 from ocdr.models.imported.onnx_graph import OnnxGraphModule, load_onnx, structural_constants
 from ocdr.models.registry import register_model
 from ocdr.models.recognition.heads import CTCHead

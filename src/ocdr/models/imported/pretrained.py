@@ -8,7 +8,6 @@ Specs may also name the sources directly: ``model.pretrained_model_path=ppocr-v4
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
