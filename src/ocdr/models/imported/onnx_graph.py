@@ -24,6 +24,7 @@ from onnx import helper, numpy_helper
 from torch import nn
 
 from ocdr.errors import ConfigError
+from ocdr.models.imported.fusion import fuse
 
 __all__ = ["OnnxGraphModule", "SUPPORTED_OPS", "load_onnx", "structural_constants"]
 
@@ -118,6 +119,15 @@ class OnnxGraphModule(nn.Module):
                 self._static[name] = arr
         self.input_names = [i.name for i in graph.input if i.name not in constants]
         self.output_names = [o.name for o in graph.output]
+
+    def fuse(self, keep: set[str] = frozenset()) -> "OnnxGraphModule":
+        """Replace element-wise chains by fused operators (see :mod:`ocdr.models.imported.fusion`); the
+        values in ``keep`` and the graph's outputs stay computed. Same weights, same results to float rounding."""
+        constants = {**self._static}
+        for name, key in self._keys.items():
+            constants[name] = self.weight_of(name).detach().cpu().numpy()
+        self.nodes = fuse(self.nodes, constants, set(keep) | set(self.output_names))
+        return self
 
     def _liveness(self) -> list[list[str]]:
         """For each node, the values it is the last reader of: a forward pass drops them once it has run, so it
@@ -332,5 +342,42 @@ class OnnxGraphModule(nn.Module):
     def _op_Identity(self, ins, a, env):
         return self._value(ins[0], env)
 
+    # ------------------------------------------------------------------ fused operators (see fusion.py)
+    def _op__HardSwish(self, ins, a, env):
+        return F.hardswish(self._value(ins[0], env))
 
-SUPPORTED_OPS = frozenset(name[4:] for name in vars(OnnxGraphModule) if name.startswith("_op_")) | {"Constant"}
+    def _op__Swish(self, ins, a, env):
+        return F.silu(self._value(ins[0], env))
+
+    def _op__LayerNorm(self, ins, a, env):
+        x, gamma, beta = (self._value(n, env) for n in ins)
+        return F.layer_norm(x, tuple(gamma.shape), gamma, beta, a["epsilon"])
+
+    def _op__Affine(self, ins, a, env):
+        x, w, b = (self._value(n, env) for n in ins)
+        return torch.addcmul(b, x, w)
+
+    def _conv(self, x, w, b, a):
+        padding, explicit = _pads(a.get("pads", []))
+        if explicit:
+            x = F.pad(x, explicit)
+        return F.conv2d(x, w, b, a.get("strides", [1, 1]), padding, a.get("dilations", [1, 1]), a.get("group", 1))
+
+    def _op__ConvAffine(self, ins, a, env):
+        # scale * conv(x, W, B) + shift == conv(x, scale * W, scale * B + shift): one pass over x
+        x, w = self._value(ins[0], env), self._value(ins[1], env)
+        scale, shift = self._value(ins[3], env), self._value(ins[4], env)
+        b = self._value(ins[2], env) if ins[2] else torch.zeros((), dtype=w.dtype, device=w.device)
+        return self._conv(x, w * scale, (b * scale + shift).expand(w.shape[0]), a)
+
+    def _op__ConvBN(self, ins, a, env):
+        # inference-mode BatchNormalization after a convolution folded into its weight and bias
+        x, w = self._value(ins[0], env), self._value(ins[1], env)
+        gamma, beta, mean, var = (self._value(n, env) for n in ins[3:7])
+        b = self._value(ins[2], env) if ins[2] else torch.zeros_like(mean)
+        k = gamma / torch.sqrt(var + a["epsilon"])
+        return self._conv(x, w * k.view(-1, 1, 1, 1), (b - mean) * k + beta, a)
+
+
+SUPPORTED_OPS = frozenset(name[4:] for name in vars(OnnxGraphModule)
+                          if name.startswith("_op_") and not name.startswith("_op__")) | {"Constant"}

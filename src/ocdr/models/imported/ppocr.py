@@ -102,6 +102,7 @@ class PPOCRDet(nn.Module):
             raise ConfigError("the detector graph has no channel-wise Concat (the DB neck's output)")
         self.feature_name = concats[-1]
         self.prob_name = graph.output_names[0]
+        graph.fuse({self.feature_name, self.prob_name})
         with torch.no_grad():
             channels = graph(torch.zeros(1, 3, 64, 64), outputs=[self.feature_name])[self.feature_name].shape[1]
         self.thresh = _Branch(channels)
@@ -115,7 +116,8 @@ class PPOCRDet(nn.Module):
     def forward(self, images: torch.Tensor, targets: dict | None = None):
         if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
             _check_input(images)
-        x = images.flip(1) * self.in_scale + self.in_shift
+        # channels-last: the depthwise 5x5 convolutions train ~3x faster on a CPU in that layout
+        x = (images.flip(1) * self.in_scale + self.in_shift).contiguous(memory_format=torch.channels_last)
         with_thresh = self.training or targets is not None
         if not with_thresh:
             prob = self.graph(x)
@@ -164,7 +166,7 @@ class PPOCRRec(nn.Module):
         cut = next(i for i, (_, _, outs, _) in enumerate(nodes) if self.feature_name in outs)
         graph.nodes = nodes[:cut + 1]
         graph.output_names = [self.feature_name]
-        self.graph = graph
+        self.graph = graph.fuse()
         self.head = head
         if num_classes and num_classes != head.fc.out_features:
             self.head = CTCHead(head.fc.in_features, num_classes)  # shapes for loading a re-headed checkpoint
@@ -173,7 +175,7 @@ class PPOCRRec(nn.Module):
     def forward(self, images: torch.Tensor, targets: dict | None = None):
         if images.shape[1] != 3:
             raise ValueError(f"the PP-OCR recognizer reads 3-channel crops, got {images.shape[1]} channel(s)")
-        logits = self.head(self.graph(images.flip(1)))
+        logits = self.head(self.graph(images.flip(1).contiguous(memory_format=torch.channels_last)))
         return self.head.outputs(logits, targets, self.exportable)
 
 
