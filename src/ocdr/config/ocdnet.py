@@ -43,7 +43,11 @@ class DetModelSpec:
 @dataclass
 class DetDatasetSpec:
     train_data_path: list[str] = field(default_factory=lambda: ["data/synth/train"], metadata={"help": "training folders (img/ + gt/)"})
+    train_data_weights: list[float] = field(default_factory=list, metadata={"help": "one weight per train_data_path "
+                                                                                "entry: each folder's share of every epoch's draws (empty: every image once)"})
     validate_data_path: list[str] = field(default_factory=lambda: ["data/synth/test"], metadata={"help": "validation folders"})
+    gt_folder: str = field(default="gt", metadata={"help": "annotation folder beside images/: gt (ICDAR quads) | gt_poly "
+                                                           "(word polygons, 'id<TAB>x1,y1,...<TAB>text' lines) | any other name"})
     synth_if_missing: bool = field(default=True, metadata={"help": "generate the synthetic dataset when the default folders are absent"})
     synth_pages: int = field(default=200, metadata={"help": "pages generated when synthesising"})
     image_size: int = field(default=640, metadata={"help": "validation: long side (multiple of 32)"})

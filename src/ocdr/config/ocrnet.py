@@ -38,12 +38,17 @@ class RecModelSpec:
     keep_aspect_ratio: bool = field(default=False, metadata={"help": "pad instead of stretching"})
     pad: str = field(default="edge", metadata={"help": "with keep_aspect_ratio, fill the right with: edge (the crop's last "
                                                        "column) | zero (0 after normalisation, mid-grey: PaddleOCR's)"})
+    dynamic_width: bool = field(default=False, metadata={"help": "train and read crops at their own width (kept ratio, "
+                                                                 "between input_height and input_width), batched by similar width: "
+                                                                 "narrow words cost narrow convolutions"})
     pretrained_model_path: str = field(default="", metadata={"help": "start from this checkpoint (head surgery when the character list differs), or ppocr-v4-rec"})
 
 
 @dataclass
 class RecDatasetSpec:
     train_dataset_dir: list[str] = field(default_factory=lambda: ["data/synth/train/crops"], metadata={"help": "LMDB folders, gt lists or folders with gt_list.txt"})
+    train_dataset_weights: list[float] = field(default_factory=list, metadata={"help": "one weight per train_dataset_dir "
+                                                                                   "entry: each source's share of every epoch's draws (empty: every sample once)"})
     val_dataset_dir: list[str] = field(default_factory=lambda: ["data/synth/test/crops"], metadata={"help": "validation data"})
     character_list_file: str = field(default="data/synth/character_list.txt", metadata={"help": "one character per line"})
     max_label_length: int = field(default=25, metadata={"help": "longer labels are dropped (counted)"})

@@ -55,6 +55,10 @@ class TrainSpec:
     ema_decay: float = field(default=0.999, metadata={"help": "EMA decay per step"})
     log_every_n_steps: int = field(default=10, metadata={"help": "logging period in steps"})
     progress_bar: bool = field(default=True, metadata={"help": "show a progress bar"})
+    best_metric: str = field(default="", metadata={"help": "validation metric that picks model_best.pth (empty: hmean "
+                                                           "for detectors, accuracy for recognizers; loss and cer: lower is better)"})
+    early_stopping_patience: int = field(default=0, metadata={"help": "stop after this many validations without a "
+                                                                      "better best_metric (0: never)"})
     optim: OptimSpec = field(default_factory=OptimSpec)
 
     def validate(self) -> None:
@@ -62,6 +66,8 @@ class TrainSpec:
         for key in ("num_epochs", "checkpoint_interval", "validation_interval", "num_gpus", "num_nodes", "batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        if self.early_stopping_patience < 0:
+            raise ConfigError(f"train.early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"train.device: '{self.device}' is not one of auto, cpu, cuda")
         if self.precision not in ("32", "16-mixed", "bf16-mixed", "64"):

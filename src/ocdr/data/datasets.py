@@ -24,6 +24,20 @@ __all__ = ["LmdbDataset", "GtListDataset"]
 log = logging.getLogger("ocdr.data")
 
 
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from an encoded image's header without decoding its pixels."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return w, h
+
+
 class _SkippingDataset(Dataset):
     """Shared logic: a bad record is reported once, remembered, and replaced by the next good one."""
 
@@ -89,6 +103,14 @@ class LmdbDataset(_SkippingDataset):
         # open_lmdb hands out this process's handle: a new one after a fork, the same one otherwise.
         self.env = open_lmdb(self.source)
 
+    def image_size(self, index: int) -> tuple[int, int] | None:
+        """(width, height) from the stored image's header, None when unreadable."""
+        self._open()
+        with self.env.begin() as txn:
+            data = txn.get(image_key(index + 1))
+            data = None if data is None else bytes(data)
+        return _header_size(data) if data is not None else None
+
     def _load(self, index: int) -> tuple[np.ndarray, str]:
         key = image_key(index + 1)
         with self.env.begin() as txn:
@@ -119,6 +141,11 @@ class GtListDataset(_SkippingDataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def image_size(self, index: int) -> tuple[int, int] | None:
+        """(width, height) from the image file's header, None when unreadable."""
+        path = self.base / self.samples[index][0]
+        return _header_size(path.read_bytes()[:65536]) if path.is_file() else None
 
     def _load(self, index: int) -> tuple[np.ndarray, str]:
         rel, label = self.samples[index]

@@ -47,7 +47,7 @@ class DetectionDataset(Dataset):
     def __init__(self, root: str | Path | Sequence[str | Path], aug: DetAugSpec | None = None, train: bool = True,
                  image_size: int = 640, seed: int = 0, skip_bad: bool = False, *, split: str | None = None,
                  target_cfg: dict | None = None, shrink_ratio: float = 0.4, min_text_size: int = 8,
-                 thresh_min: float = 0.3, thresh_max: float = 0.7):
+                 thresh_min: float = 0.3, thresh_max: float = 0.7, gt_folder: str = "gt"):
         roots = [root] if isinstance(root, (str, Path)) else list(root)
         if image_size <= 0 or image_size % 32:
             raise ConfigError(f"image_size: {image_size} is not a positive multiple of 32")
@@ -58,6 +58,8 @@ class DetectionDataset(Dataset):
                                            thresh_min=thresh_min, thresh_max=thresh_max)
         self.bad = BadRecords(skip=skip_bad)
         self.num_corrupt = 0
+        self.gt_folder = gt_folder
+        self.folder_sizes: list[int] = []  # images per root, for weighted mixing
         self.samples = self._read_folders([Path(r) / split if split else Path(r) for r in roots])
 
     def _read_folders(self, folders: list[Path]) -> list[tuple[Path, list[np.ndarray], list[bool]]]:
@@ -65,9 +67,11 @@ class DetectionDataset(Dataset):
         for folder in folders:
             if not folder.is_dir():
                 raise DataError(folder, "dataset folder not found")
-            for image_path, gt_path in find_pairs(folder, self.bad):
+            before = len(samples)
+            for image_path, gt_path in find_pairs(folder, self.bad, self.gt_folder):
                 regions = read_icdar_gt(gt_path, self.bad)
                 samples.append((image_path, [r.points for r in regions], [r.ignore for r in regions]))
+            self.folder_sizes.append(len(samples) - before)
         if not samples:
             raise DataError(folders[0] if folders else None, "no images with ground truth")
         return samples

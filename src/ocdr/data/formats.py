@@ -99,15 +99,34 @@ def parse_icdar_line(line: str, path: str | Path | None = None, lineno: int | No
     return TextRegion(points=points, text=text)
 
 
+def parse_poly_line(line: str, path: str | Path | None = None, lineno: int | None = None) -> TextRegion:
+    """Parse one ``word_id<TAB>x1,y1,...,xn,yn<TAB>text`` line (the George Washington ``gt_poly`` files)."""
+    _, coords, text = line.split("\t", 2)
+    region = parse_icdar_line(coords.strip() + ",", path, lineno)
+    if region.text:
+        raise DataError(path, f"polygon coordinates must be numbers, found '{region.text[:30]}'", lineno)
+    if len(region.points) < 3:
+        raise DataError(path, f"a polygon needs at least 3 points, got {len(region.points)}", lineno)
+    return TextRegion(points=region.points, text=text.strip())
+
+
+def _is_poly_line(line: str) -> bool:
+    parts = line.split("\t")
+    return len(parts) >= 3 and bool(parts[1].strip()) and all(_NUMBER.match(v) for v in parts[1].split(","))
+
+
 def read_icdar_gt(path: str | Path, bad: BadRecords | None = None) -> list[TextRegion]:
-    """All regions of one ICDAR gt file. Blank lines are ignored; bad lines raise or are skipped."""
+    """All regions of one gt file: ICDAR lines (``x1,y1,...,x4,y4,text``, or more points) or polygon lines
+    (``id<TAB>x1,y1,...,xn,yn<TAB>text``), told apart line by line. Blank lines are ignored; bad lines raise or
+    are skipped."""
     bad = bad or BadRecords()
     regions = []
     for lineno, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
         try:
-            regions.append(parse_icdar_line(line, path, lineno))
+            regions.append(parse_poly_line(line, path, lineno) if _is_poly_line(line)
+                           else parse_icdar_line(line, path, lineno))
         except DataError as exc:
             bad.bad(exc, "malformed gt line")
     return regions

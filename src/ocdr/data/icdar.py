@@ -55,10 +55,13 @@ class IcdarSpec:
             raise ConfigError(f"split: '{self.split}' is not a plain folder name")
 
 
-def _layout(folder: Path) -> tuple[Path, list[Path]]:
-    """Image folder and gt folders of one split folder: ``img/`` (or ``images/``) + ``gt/``, or everything together."""
+def _layout(folder: Path, gt_folder: str = "gt") -> tuple[Path, list[Path]]:
+    """Image folder and gt folders of one split folder: ``img/`` (or ``images/``) + ``gt/`` (or the
+    annotation folder ``gt_folder`` names, e.g. ``gt_poly``), or everything together."""
     img_dir = next((folder / d for d in ("img", "images") if (folder / d).is_dir()), folder)
-    return img_dir, [d for d in (folder / "gt", img_dir) if d.is_dir()]
+    if gt_folder != "gt" and not (folder / gt_folder).is_dir():
+        raise DataError(folder, f"no annotation folder '{gt_folder}/' here")
+    return img_dir, [d for d in (folder / gt_folder, img_dir) if d.is_dir()]
 
 
 def _gt_candidates(image: Path, gt_dirs: list[Path]) -> list[Path]:
@@ -66,9 +69,9 @@ def _gt_candidates(image: Path, gt_dirs: list[Path]) -> list[Path]:
     return [d / n for d in gt_dirs for n in names]
 
 
-def find_pairs(folder: Path, bad: BadRecords) -> list[tuple[Path, Path]]:
+def find_pairs(folder: Path, bad: BadRecords, gt_folder: str = "gt") -> list[tuple[Path, Path]]:
     """(image, gt) pairs of one folder in natural name order; an image without gt is a bad record."""
-    img_dir, gt_dirs = _layout(folder)
+    img_dir, gt_dirs = _layout(folder, gt_folder)
     images = list_images(img_dir, allow_empty=True)
     if not images:
         raise DataError(img_dir, "no images found (looked for " + ", ".join(IMAGE_EXTENSIONS) + ")")

@@ -15,7 +15,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from ocdr.data.datasets import GtListDataset, LmdbDataset
 from ocdr.data.lmdb_io import read_lmdb_labels
-from ocdr.data.rec_transforms import RecAugSpec, augment_crop, to_input
+from ocdr.data.rec_transforms import RecAugSpec, augment_crop, kept_width, to_input
 from ocdr.errors import DataError
 
 __all__ = ["open_source", "source_labels", "RecognitionDataset", "rec_collate"]
@@ -47,13 +47,18 @@ def source_labels(ds: Dataset) -> list[str]:
 class RecognitionDataset(Dataset):
     def __init__(self, sources: list[str], charset, max_label_length: int = 25, height: int = 32, width: int = 100,
                  channels: int = 1, keep_aspect_ratio: bool = False, aug: RecAugSpec | None = None,
-                 train: bool = True, seed: int = 0, skip_bad: bool = False, pad: str = "edge"):
+                 train: bool = True, seed: int = 0, skip_bad: bool = False, pad: str = "edge",
+                 dynamic_width: bool = False):
         if not sources:
             raise DataError(None, "no recognition data given")
         parts = [open_source(s, skip_bad) for s in sources]
         self.base = ConcatDataset(parts)
         self.charset = charset
         self.size = (height, width, channels, keep_aspect_ratio, pad)
+        # dynamic: each crop keeps its ratio at its own width (a multiple of 8 in [height, width]); the
+        # collate pads a batch to its widest crop, and a width-grouping sampler keeps batches similar
+        self.dynamic_width = dynamic_width
+        self.part_sizes = [len(p) for p in parts]
         self.aug, self.train, self.seed, self.epoch = aug or RecAugSpec(), train, seed, 0
         self.dropped: Counter = Counter()
         self.indices = []
@@ -96,8 +101,45 @@ class RecognitionDataset(Dataset):
         if self.train:
             image = augment_crop(image, self.aug, np.random.default_rng([self.seed, self.epoch, index]))
         h, w, c, keep, pad = self.size
-        return {"images": torch.from_numpy(to_input(image, h, w, c, keep, pad)), "label": item["label"]}
+        if self.dynamic_width:
+            w = self.crop_width(image.shape[1], image.shape[0])
+            keep = True
+        return {"images": torch.from_numpy(to_input(image, h, w, c, keep, pad)), "label": item["label"],
+                "pad": pad}
+
+    def crop_width(self, w: int, h: int) -> int:
+        """The input width of a ``w`` x ``h`` crop under ``dynamic_width``."""
+        height, width = self.size[0], self.size[1]
+        return min(width, max(height, -(-kept_width(h, w, height, width) // 8) * 8))
+
+    def widths(self) -> np.ndarray:
+        """Each sample's input width (from image headers; the full width where a header is unreadable)."""
+        out = np.full(len(self.indices), self.size[1], np.float64)
+        if not self.dynamic_width:
+            return out
+        starts = np.concatenate([[0], np.cumsum(self.part_sizes)])
+        for k, (i, part) in enumerate(zip(self.indices, self.source_of())):
+            size = getattr(self.base.datasets[part], "image_size", lambda _: None)(i - int(starts[part]))
+            if size:
+                out[k] = self.crop_width(*size)
+        return out
+
+    def source_of(self) -> np.ndarray:
+        """Each sample's source index (the order of ``sources``)."""
+        ends = np.cumsum(self.part_sizes)
+        return np.searchsorted(ends, np.asarray(self.indices), side="right")
 
 
 def rec_collate(batch: list[dict]) -> dict:
-    return {"images": torch.stack([b["images"] for b in batch]), "labels": [b["label"] for b in batch]}
+    """Stack crops; crops of different widths (dynamic width) are padded to the widest as their ``pad`` says:
+    0 (mid-grey after normalisation) for ``zero``, the crop's last column for ``edge``."""
+    width = max(b["images"].shape[-1] for b in batch)
+    images = []
+    for b in batch:
+        img = b["images"]
+        if img.shape[-1] < width:
+            fill = img[..., -1:].expand(*img.shape[:-1], width - img.shape[-1]) if b.get("pad") == "edge" \
+                else img.new_zeros(*img.shape[:-1], width - img.shape[-1])
+            img = torch.cat([img, fill], dim=-1)
+        images.append(img)
+    return {"images": torch.stack(images), "labels": [b["label"] for b in batch]}

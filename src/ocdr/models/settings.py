@@ -194,6 +194,11 @@ def trained_settings(kind: str, model_name: str, spec: dict):
     if kind != "recognizer" or "model" not in spec:
         return None
     own = recognizer_settings_of({"spec": spec})
+    dynamic = bool(spec["model"].get("dynamic_width", False))
     if model_name == "ppocr_rec":
+        if dynamic:  # trained on crops at their own width (>= the height): read them the same way
+            return dataclasses.replace(PPOCR_REC, height=own.height, width=own.height, max_width=own.width)
         return dataclasses.replace(PPOCR_REC, height=own.height, width=own.width)
+    if dynamic:
+        return dataclasses.replace(own, keep_aspect_ratio=True, dynamic_width=True, width=own.height, max_width=own.width)
     return own

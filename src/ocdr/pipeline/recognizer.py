@@ -112,8 +112,8 @@ def _open(model, backend: str, device: str):
     if backend == "onnxruntime":
         raise ConfigError(f"{model}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocrnet export' first, "
                           "or use backend=torch)")
-    if record["model"]["name"] in IMPORTED:  # the imported graph runs at its fixed training width on PyTorch
-        settings = replace(settings, dynamic_width=False, channel_order="RGB")
+    if record["model"]["name"] in IMPORTED:  # the PyTorch module takes RGB and converts inside
+        settings = replace(settings, channel_order="RGB")
     return _TorchRecognizer(net.to(resolve_device(device))), settings, charset, True
 
 
@@ -145,12 +145,15 @@ class RecognizerPredictor:
 
     def preprocess(self, crops: list[np.ndarray]) -> np.ndarray:
         s = self.settings
+        width = s.width
         if s.dynamic_width:
             width = dynamic_width(crops, s.height, s.width, s.max_width)
-            # PyTorch modules take RGB (they convert inside); ONNX graphs take their own channel order
-            order = "RGB" if self.on_torch else s.channel_order
-            return np.stack([to_input_paddle(c, s.height, width, order, s.mean, s.std) for c in crops])
-        batch = np.stack([to_input(c, s.height, s.width, s.channels, s.keep_aspect_ratio, s.pad) for c in crops])
+            if s.channels == 3 and s.pad == "zero":  # PaddleOCR's resize and normalisation
+                # PyTorch modules take RGB (they convert inside); ONNX graphs take their own channel order
+                order = "RGB" if self.on_torch else s.channel_order
+                return np.stack([to_input_paddle(c, s.height, width, order, s.mean, s.std) for c in crops])
+        keep = s.keep_aspect_ratio or s.dynamic_width
+        batch = np.stack([to_input(c, s.height, width, s.channels, keep, s.pad) for c in crops])
         if not self.on_torch and s.channel_order == "BGR" and s.channels == 3:
             batch = batch[:, ::-1].copy()
         return batch

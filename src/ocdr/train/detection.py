@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 from ocdr.config import save_spec, spec_to_dict
 from ocdr.config.ocdnet import OcdnetSpec, model_name_for
 from ocdr.data.det_dataset import DetectionDataset, det_collate
+from ocdr.data.samplers import TrainBatchSampler, source_weights
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.detection import DetectionMetric, match_image
 from ocdr.models.detection.postprocess import PostProcessConfig, detect_batch
@@ -24,6 +25,7 @@ log = logging.getLogger("ocdr.ocdnet")
 
 class DetectionTask(TrainTask):
     kind = "detector"
+    default_best_metric = "hmean"
 
     def __init__(self, *args, postprocess: PostProcessConfig, **kwargs):
         super().__init__(*args, **kwargs)
@@ -89,7 +91,7 @@ def make_eval_dataset(paths: list[str], spec: OcdnetSpec) -> DetectionDataset:
     d = spec.dataset
     return DetectionDataset(paths, train=False, image_size=d.image_size, skip_bad=d.skip_bad,
                             shrink_ratio=d.shrink_ratio, min_text_size=d.min_text_size,
-                            thresh_min=d.thresh_min, thresh_max=d.thresh_max)
+                            thresh_min=d.thresh_min, thresh_max=d.thresh_max, gt_folder=d.gt_folder)
 
 
 def train_detector(spec: OcdnetSpec) -> dict:
@@ -97,12 +99,15 @@ def train_detector(spec: OcdnetSpec) -> dict:
     ensure_data(d.train_data_path + d.validate_data_path, spec)
     train_ds = DetectionDataset(d.train_data_path, d.augmentation, train=True, seed=t.seed, skip_bad=d.skip_bad,
                                 shrink_ratio=d.shrink_ratio, min_text_size=d.min_text_size,
-                                thresh_min=d.thresh_min, thresh_max=d.thresh_max)
+                                thresh_min=d.thresh_min, thresh_max=d.thresh_max, gt_folder=d.gt_folder)
     val_ds = make_eval_dataset(d.validate_data_path, spec)
     loader_kw = dict(collate_fn=det_collate, num_workers=t.num_workers, persistent_workers=False)
-    train_loader = DataLoader(train_ds, batch_size=t.batch_size, shuffle=True, drop_last=len(train_ds) > t.batch_size,
-                              **loader_kw)
-    val_loader = DataLoader(val_ds, batch_size=t.batch_size, shuffle=False, **loader_kw)
+    probabilities = source_weights(train_ds.folder_sizes, d.train_data_weights) if d.train_data_weights else None
+    train_loader = DataLoader(train_ds, batch_sampler=TrainBatchSampler(
+        len(train_ds), t.batch_size, probabilities=probabilities, shuffle=True,
+        drop_last=len(train_ds) > t.batch_size, seed=t.seed), **loader_kw)
+    val_loader = DataLoader(val_ds, batch_sampler=TrainBatchSampler(len(val_ds), t.batch_size, shuffle=False),
+                            **loader_kw)
     model, name, kwargs = build_detector(spec)
     task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=PostProcessConfig(**spec.postprocess.given()))
     save_spec(spec, t.results_dir, "ocdnet_train_spec.yaml")

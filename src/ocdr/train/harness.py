@@ -4,7 +4,9 @@ A task subclasses :class:`TrainTask` and says three things: how a batch becomes 
 model's ``forward(images, targets)["loss"]`` by default), which sum-able counts a validation batch
 yields, and how counts become metrics. :func:`fit` does the rest: devices and DDP, precision,
 gradient clipping, EMA, checkpoints every ``checkpoint_interval`` epochs written atomically and
-loadable with ``weights_only=True``, resume, CSV + TensorBoard logs, and the final model file.
+loadable with ``weights_only=True``, resume, CSV + TensorBoard logs, the final model file, and
+``model_best.pth``: the weights of the best validation so far by ``train.best_metric`` (hmean or
+accuracy), with optional early stopping on the same metric.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.strategies import DDPStrategy
@@ -45,6 +47,7 @@ class TrainTask(L.LightningModule):
     """Base task: wraps a model whose ``forward(images, targets)`` returns a dict with ``loss``."""
 
     kind = "model"
+    default_best_metric = "loss"  # what picks model_best.pth unless train.best_metric names another
 
     def __init__(self, model: torch.nn.Module, model_name: str, model_kwargs: dict, optim: OptimSpec,
                  spec: dict, charset: list[str] | None = None):
@@ -57,6 +60,9 @@ class TrainTask(L.LightningModule):
         self.charset = charset
         self.inference = trained_settings(self.kind, model_name, spec)  # recorded in every model file
         self._val_counts: dict[str, torch.Tensor] = {}
+        self.best_path: Path | None = None  # set by fit(): where model_best.pth goes
+        self.best_metric = self.default_best_metric
+        self.best: dict = {}  # {"metric", "value", "epoch", "step"} of the saved model_best.pth
 
     # -- what a task may override ------------------------------------------------------------
     def compute_loss(self, batch: dict) -> dict:
@@ -97,6 +103,25 @@ class TrainTask(L.LightningModule):
         metrics = self.metrics_from_counts({k: float(v) for k, v in zip(keys, stacked.tolist())})
         for key, value in metrics.items():
             self.log(f"val/{key}", float(value), sync_dist=False, rank_zero_only=False)
+        self._keep_best(metrics)
+
+    def _keep_best(self, metrics: dict[str, float]) -> None:
+        """Write model_best.pth when the validation metric improves (the weights just validated: EMA's if on)."""
+        if self.best_path is None or self.trainer.sanity_checking:
+            return
+        if self.best_metric not in metrics:
+            raise ConfigError(f"train.best_metric: '{self.best_metric}' is not a validation metric of this task; "
+                              f"known: {', '.join(sorted(metrics))}")
+        value = float(metrics[self.best_metric])
+        lower = lower_is_better(self.best_metric)
+        old = self.best.get("value")
+        if old is not None and not (value < old if lower else value > old):
+            return
+        self.best = {"metric": self.best_metric, "value": value, "epoch": int(self.current_epoch),
+                     "step": int(self.global_step)}
+        if self.trainer.is_global_zero:
+            save_checkpoint(self.model_record(), self.best_path)
+            log.info("model_best.pth: val/%s=%.4f (epoch %d)", self.best_metric, value, self.current_epoch)
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.parameters(), self.optim_spec)
@@ -115,6 +140,14 @@ class TrainTask(L.LightningModule):
         record = self.model_record({})
         record.pop("state_dict")  # the weights are already in checkpoint["state_dict"]
         checkpoint["ocdr"] = record
+        checkpoint["ocdr_best"] = dict(self.best)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.best = dict(checkpoint.get("ocdr_best") or {})  # a resumed run keeps beating the same best
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric in ("loss", "cer")
 
 
 class EMA(Callback):
@@ -170,9 +203,9 @@ class EpochSetter(Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         loader = trainer.train_dataloader
-        dataset = getattr(loader, "dataset", None)
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(trainer.current_epoch)
+        for part in (getattr(loader, "dataset", None), getattr(loader, "batch_sampler", None)):
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(trainer.current_epoch)
 
 
 def resolve_accelerator(spec: TrainSpec) -> tuple[str, int]:
@@ -195,7 +228,8 @@ def _find_resume(spec: TrainSpec, results_dir: Path) -> str | None:
     return str(last) if last.is_file() else None
 
 
-def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback]) -> L.Trainer:
+def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback],
+                  use_distributed_sampler: bool = True) -> L.Trainer:
     accelerator, devices = resolve_accelerator(spec)
     strategy: Any = "auto"
     if devices * spec.num_nodes > 1:
@@ -210,7 +244,7 @@ def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback])
         accelerator=accelerator, devices=devices, num_nodes=spec.num_nodes, strategy=strategy,
         precision=spec.precision, max_epochs=spec.num_epochs, max_steps=spec.max_steps,
         max_time=timedelta(minutes=spec.max_minutes) if spec.max_minutes > 0 else None,
-        check_val_every_n_epoch=spec.validation_interval, gradient_clip_val=spec.clip_grad_norm or None,
+        check_val_every_n_epoch=spec.validation_interval, use_distributed_sampler=use_distributed_sampler, gradient_clip_val=spec.clip_grad_norm or None,
         callbacks=[ckpt, LearningRateMonitor("step"), *callbacks], logger=loggers,
         plugins=[SafeCheckpointIO()], log_every_n_steps=spec.log_every_n_steps,
         enable_progress_bar=spec.progress_bar, enable_model_summary=False, default_root_dir=results_dir,
@@ -225,7 +259,15 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
     results_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(spec.seed, workers=True, verbose=False)
     ema = EMA(spec.ema_decay) if spec.ema else None
-    trainer = build_trainer(spec, results_dir, [EpochSetter(), *([ema] if ema else []), *extra_callbacks])
+    task.best_metric = spec.best_metric or task.default_best_metric
+    task.best_path = results_dir / "model_best.pth"
+    callbacks = [EpochSetter(), *([ema] if ema else []), *extra_callbacks]
+    if spec.early_stopping_patience:
+        callbacks.append(EarlyStopping(f"val/{task.best_metric}", patience=spec.early_stopping_patience,
+                                       mode="min" if lower_is_better(task.best_metric) else "max", check_finite=False))
+    # a loader whose batch sampler shards itself over processes needs no DistributedSampler around it
+    shards = getattr(getattr(train_loader, "batch_sampler", None), "shards_itself", False)
+    trainer = build_trainer(spec, results_dir, callbacks, use_distributed_sampler=not shards)
     resume = _find_resume(spec, results_dir)
     if resume:
         log.info("resuming from %s", resume)
@@ -237,6 +279,7 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
             state = {**state, **ema.shadow}
         save_checkpoint(task.model_record(state), final)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
-    return {"results_dir": str(results_dir), "model": str(final), "epochs": trainer.current_epoch,
+    return {"results_dir": str(results_dir), "model": str(final), "best": dict(task.best),
+            "best_model": str(task.best_path) if task.best else None, "epochs": trainer.current_epoch,
             "steps": trainer.global_step, "resumed_from": resume, "metrics": metrics,
             "rank": int(os.environ.get("RANK", trainer.global_rank))}

@@ -11,6 +11,7 @@ from ocdr.config import save_spec, spec_to_dict
 from ocdr.config.ocrnet import OcrnetSpec, recognizer_name
 from ocdr.data.charset import Charset, remap_rows
 from ocdr.data.rec_dataset import RecognitionDataset, rec_collate
+from ocdr.data.samplers import TrainBatchSampler, source_weights
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
@@ -36,6 +37,7 @@ def load_charset(spec: OcrnetSpec) -> Charset:
 
 class RecognitionTask(TrainTask):
     kind = "recognizer"
+    default_best_metric = "accuracy"
 
     def __init__(self, *args, codec: Charset, prediction: str, max_label_length: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -135,7 +137,20 @@ def make_dataset(sources: list[str], spec: OcrnetSpec, charset: Charset, train: 
     m, d = spec.model, spec.dataset
     return RecognitionDataset(sources, charset, d.max_label_length, m.input_height, m.input_width, m.input_channel,
                               m.keep_aspect_ratio, d.augmentation, train=train, seed=spec.train.seed,
-                              skip_bad=d.skip_bad, pad=m.pad)
+                              skip_bad=d.skip_bad, pad=m.pad, dynamic_width=m.dynamic_width)
+
+
+def make_loader(ds: RecognitionDataset, spec: OcrnetSpec, train: bool) -> DataLoader:
+    """Batches drawn by :class:`TrainBatchSampler`: weighted sources, similar widths, sharded over processes."""
+    t, d = spec.train, spec.dataset
+    weights = d.train_dataset_weights if train else []
+    probabilities = source_weights(ds.part_sizes, weights)[ds.indices] if weights else None
+    if probabilities is not None:
+        probabilities = probabilities / probabilities.sum()
+    sampler = TrainBatchSampler(len(ds), t.batch_size, widths=ds.widths() if ds.dynamic_width else None,
+                                probabilities=probabilities, shuffle=train, drop_last=train and len(ds) > t.batch_size,
+                                seed=t.seed)
+    return DataLoader(ds, batch_sampler=sampler, collate_fn=rec_collate, num_workers=t.num_workers)
 
 
 def train_recognizer(spec: OcrnetSpec) -> dict:
@@ -145,9 +160,7 @@ def train_recognizer(spec: OcrnetSpec) -> dict:
     charset = load_charset(spec)
     train_ds = make_dataset(spec.dataset.train_dataset_dir, spec, charset, train=True)
     val_ds = make_dataset(spec.dataset.val_dataset_dir, spec, charset, train=False)
-    kw = dict(collate_fn=rec_collate, num_workers=t.num_workers, batch_size=t.batch_size)
-    train_loader = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > t.batch_size, **kw)
-    val_loader = DataLoader(val_ds, shuffle=False, **kw)
+    train_loader, val_loader = make_loader(train_ds, spec, True), make_loader(val_ds, spec, False)
     model, name, kwargs = build_recognizer(spec, charset, record)
     task = RecognitionTask(model, name, kwargs, t.optim, spec_to_dict(spec), charset.to_list(), codec=charset,
                            prediction=spec.model.prediction, max_label_length=spec.dataset.max_label_length)
