@@ -70,9 +70,10 @@ CROP_HEIGHT = 48
 
 # ----------------------------------------------------------------------------------------------- data
 def every_10th(items: list, key=lambda x: x) -> list:
-    from ocdr.data.images import natural_key
+    """The validation split: ``ocdr data split``'s rule, so models trained on its train/ never saw these."""
+    from ocdr.data.splits import every_nth
 
-    return sorted(items, key=lambda x: natural_key(str(key(x))))[::10]
+    return every_nth(items, 10, key)[1]
 
 
 def page_items(folder: Path) -> list[tuple[Path, Path]]:

@@ -189,6 +189,7 @@ def run_demo(spec: DemoSpec) -> dict:
     atomic_write_text(out / "demo_summary.json", json.dumps(result, indent=2, ensure_ascii=False, default=str))
     log.info("report: %s", report)
     print(f"report: {report.resolve()}")
+    print("real data: README.md, 'Recipes' (e.g. ocdr ocrnet train -e specs/recipes/gw_words_rec.yaml)")
     return result
 
 
@@ -260,6 +261,8 @@ def _write_report(out: Path, result: dict, stats: dict, det_spec, rec_spec, e2e:
                                                for r in e2e.worst(6)])),
         ("Next steps", "<pre>" + html.escape(
             f"ocdr pipeline inference detector={det_spec.export.onnx_file} recognizer={rec_spec.export.onnx_file} "
-            "input=<your image or folder>\nocdr demo minutes=30   # longer training, better models") + "</pre>"),
+            "input=<your image or folder>\nocdr demo minutes=30   # longer training, better models\n"
+            "ocdr ocrnet train -e specs/recipes/gw_words_rec.yaml   # a recipe on real data: README, 'Recipes'")
+         + "</pre>"),
     ]
     return write_html_report(out / "report.html", "ocdr demo report", sections)

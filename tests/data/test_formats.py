@@ -108,3 +108,22 @@ def test_gt_list_errors(tmp_path):
     bad = BadRecords(skip=True)
     assert read_gt_list(p, bad) == [("a.png", "ok")]
     assert bad.summary() == {"empty label": 1, "no tab": 1}
+
+
+def test_polygon_lines_are_read_beside_icdar_lines(tmp_path):
+    from ocdr.data.formats import read_icdar_gt
+
+    gt = tmp_path / "270.txt"
+    gt.write_text("270-01-01\t112,170,112,230,129,232,300,148,192,157\t270.\n0,0,10,0,10,5,0,5,a,b\n")
+    poly, quad = read_icdar_gt(gt)
+    assert poly.points.shape == (5, 2) and poly.text == "270." and poly.points[3].tolist() == [300, 148]
+    assert quad.points.shape == (4, 2) and quad.text == "a,b"
+
+
+def test_a_polygon_line_with_too_few_points_names_file_and_line(tmp_path):
+    from ocdr.data.formats import read_icdar_gt
+
+    gt = tmp_path / "p.txt"
+    gt.write_text("w1\t1,2,3,4,5,6,7,8\tok\nw2\t1,2,3,4\tbad\n")
+    with pytest.raises(DataError, match=r"p.txt.*2"):
+        read_icdar_gt(gt)

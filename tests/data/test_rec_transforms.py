@@ -65,3 +65,33 @@ def test_rotation_keeps_the_ink_in_view():
     spec = RecAugSpec(aug_prob=1.0, invert=False, blur=False, noise=False, perspective=0.0)
     out = augment_crop(img, spec, np.random.default_rng(3))
     assert (out < 100).sum() == pytest.approx((img[..., 0] < 100).sum() * 3, rel=0.25)
+
+
+def test_shear_widens_the_canvas_and_keeps_every_stroke():
+    from ocdr.data.rec_transforms import _shear
+
+    img = np.full((40, 100, 3), 255, np.uint8)
+    img[10:30, 20:80] = 0
+    out = _shear(img, 20.0, (255, 255, 255))
+    assert out.shape == (40, 100 + int(np.ceil(np.tan(np.radians(20)) * 40)), 3)
+    assert abs(int((out < 128).sum()) - int((img < 128).sum())) < 0.01 * (img < 128).sum()
+    # the top of the block moves left of the bottom for a positive angle (x += tan * (y - h/2))
+    top, bottom = np.where(out[10, :, 0] < 128)[0], np.where(out[29, :, 0] < 128)[0]
+    assert top[0] < bottom[0]
+
+
+def test_elastic_and_stroke_width_keep_the_shape_and_are_checked():
+    from ocdr.config.augment import RecAugSpec
+    from ocdr.data.rec_transforms import _elastic, augment_crop
+    from ocdr.errors import ConfigError
+
+    img = np.full((40, 100, 3), 255, np.uint8)
+    img[10:30, 20:80] = 0
+    out = _elastic(img, 0.05, np.random.default_rng(0), (255, 255, 255))
+    assert out.shape == img.shape and not np.array_equal(out, img)
+    assert np.abs(out.astype(int) - img).max() > 0 and (out < 128).sum() > 0.8 * (img < 128).sum()
+    thick = augment_crop(img, RecAugSpec(aug_prob=1.0, invert=False, rotate_deg=0, blur=False, noise=False,
+                                         perspective=0, stroke_width=True), np.random.default_rng(5))
+    assert thick.shape == img.shape and (thick < 128).sum() != (img < 128).sum()
+    with pytest.raises(ConfigError, match="shear_deg"):
+        RecAugSpec(shear_deg=75).validate()

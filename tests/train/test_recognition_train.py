@@ -107,3 +107,32 @@ def test_fine_tune_from_the_imported_ppocr_recognizer(trained):
         assert (w_new[chars.index(c) + 1] - w_src[source["charset"].index(c) + 1]).abs().max() < 1e-4, c
     assert main(["ocrnet", "evaluate", *common, f"evaluate.checkpoint={root / 'run_pp/model_final.pth'}",
                  f"evaluate.results_dir={root / 'eval_pp'}"]) == 0
+
+
+def test_dynamic_width_mixed_sources_keep_the_best_and_stop_early(trained):
+    root, common = trained
+    run = root / "run_best"
+    args = [a for a in common if not a.startswith(("train.results_dir", "dataset.train_dataset_dir"))]
+    args += [f"dataset.train_dataset_dir=[{root / 'data/train/lmdb'},{root / 'data/train/crops'}]",
+             "dataset.train_dataset_weights=[1.0,3.0]", "model.dynamic_width=true", "model.keep_aspect_ratio=true",
+             f"train.results_dir={run}", "train.num_epochs=4", "train.early_stopping_patience=1",
+             "train.optim.lr=1e-9", "train.optim.warmup_epochs=0"]  # nothing improves: stops after 2 validations
+    assert main(["ocrnet", "train", *args]) == 0
+    rows = [r for r in csv.DictReader(open(run / "logs" / "version_0" / "metrics.csv")) if r.get("val/accuracy")]
+    assert len(rows) == 2
+    best = read_model_record(run / "model_best.pth", kind="recognizer")
+    assert best["epoch"] == 0  # the first validation was never beaten
+    assert best["inference"]["dynamic_width"] is True and best["inference"]["width"] == best["spec"]["model"]["input_height"]
+    speeds = [float(r["train/samples_per_s"]) for r in csv.DictReader(open(run / "logs" / "version_0" / "metrics.csv"))
+              if r.get("train/samples_per_s")]
+    assert speeds and min(speeds) > 0
+
+
+def test_an_unknown_best_metric_names_the_known_ones(trained, capsys):
+    root, common = trained
+    args = [a for a in common if not a.startswith("train.results_dir")]
+    assert main(["ocrnet", "train", *args, f"train.results_dir={root / 'run_badmetric'}", "train.num_epochs=1",
+                 "train.best_metric=hmean"]) != 0
+    err = capsys.readouterr().err
+    assert "train.best_metric: 'hmean'" in err and "accuracy, accuracy_case_insensitive, cer, loss" in err
+    assert not (root / "run_badmetric" / "model_final.pth").exists()

@@ -43,7 +43,15 @@ class RecAugSpec:
     blur: bool = field(default=True, metadata={"help": "Gaussian blur"})
     noise: bool = field(default=True, metadata={"help": "Gaussian noise"})
     perspective: float = field(default=0.05, metadata={"help": "corner jitter of a slight perspective, as a fraction"})
+    shear_deg: float = field(default=0.0, metadata={"help": "handwriting slant: horizontal shear up to this angle (0: off)"})
+    elastic: float = field(default=0.0, metadata={"help": "elastic distortion: displacement up to this fraction of the "
+                                                          "crop height, smooth over a fifth of it (0: off)"})
+    stroke_width: bool = field(default=False, metadata={"help": "thicker or thinner strokes (3x3 erosion or dilation)"})
 
     def validate(self) -> None:
         if not 0 <= self.aug_prob <= 1:
             raise ConfigError(f"dataset.augmentation.aug_prob must be in [0, 1], got {self.aug_prob}")
+        if not 0 <= self.shear_deg < 60:
+            raise ConfigError(f"dataset.augmentation.shear_deg must be in [0, 60), got {self.shear_deg}")
+        if not 0 <= self.elastic <= 0.5:
+            raise ConfigError(f"dataset.augmentation.elastic must be in [0, 0.5], got {self.elastic}")

@@ -29,6 +29,13 @@ def augment_crop(image: np.ndarray, spec: RecAugSpec, rng: np.random.Generator) 
         angle = float(rng.uniform(-spec.rotate_deg, spec.rotate_deg))
         m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         img = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    if spec.shear_deg > 0 and rng.random() < spec.aug_prob:
+        img = _shear(img, float(rng.uniform(-spec.shear_deg, spec.shear_deg)), border)
+    if spec.elastic > 0 and rng.random() < spec.aug_prob:
+        img = _elastic(img, spec.elastic, rng, border)
+    if spec.stroke_width and rng.random() < spec.aug_prob:
+        kernel = np.ones((2, 2) if min(img.shape[:2]) < 40 else (3, 3), np.uint8)
+        img = cv2.erode(img, kernel) if rng.random() < 0.5 else cv2.dilate(img, kernel)
     if spec.blur and rng.random() < spec.aug_prob:
         img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 1.0)))
     if spec.noise and rng.random() < spec.aug_prob:
@@ -36,6 +43,26 @@ def augment_crop(image: np.ndarray, spec: RecAugSpec, rng: np.random.Generator) 
     if spec.invert and rng.random() < spec.aug_prob * 0.5:
         img = 255 - img
     return img
+
+
+def _shear(img: np.ndarray, angle_deg: float, border: tuple) -> np.ndarray:
+    """Slant by ``angle_deg`` (x += tan * (y - h/2)); the canvas widens so no stroke leaves it."""
+    h, w = img.shape[:2]
+    t = float(np.tan(np.radians(angle_deg)))
+    extra = int(np.ceil(abs(t) * h))
+    m = np.float32([[1, t, extra / 2 - t * h / 2], [0, 1, 0]])
+    return cv2.warpAffine(img, m, (w + extra, h), borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+
+
+def _elastic(img: np.ndarray, alpha: float, rng: np.random.Generator, border: tuple) -> np.ndarray:
+    """Smooth random displacement (Simard et al. 2003) of up to ``alpha`` x height pixels."""
+    h, w = img.shape[:2]
+    sigma = max(h / 5.0, 1.0)
+    dx, dy = (cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma) for _ in range(2))
+    scale = alpha * h / max(float(np.abs(dx).max()), float(np.abs(dy).max()), 1e-6)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, xs + dx * scale, ys + dy * scale, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=border)
 
 
 def kept_width(h: int, w: int, height: int, width: int) -> int:

@@ -26,6 +26,7 @@ log = logging.getLogger("ocdr.ocdnet")
 class DetectionTask(TrainTask):
     kind = "detector"
     default_best_metric = "hmean"
+    metric_names = ("hmean", "precision", "recall", "loss")
 
     def __init__(self, *args, postprocess: PostProcessConfig, **kwargs):
         super().__init__(*args, **kwargs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class TrainTask(L.LightningModule):
 
     kind = "model"
     default_best_metric = "loss"  # what picks model_best.pth unless train.best_metric names another
+    metric_names: tuple[str, ...] = ("loss",)  # the keys of metrics_from_counts
 
     def __init__(self, model: torch.nn.Module, model_name: str, model_kwargs: dict, optim: OptimSpec,
                  spec: dict, charset: list[str] | None = None):
@@ -197,6 +199,42 @@ class EMA(Callback):
         self.shadow = state["shadow"]
 
 
+class Throughput(Callback):
+    """Training samples per second over the training steps alone (data loading included, validation not):
+    logged as ``train/samples_per_s`` each epoch and returned by :func:`fit`."""
+
+    def __init__(self):
+        self.samples, self.seconds, self._start = 0, 0.0, None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.samples += len(batch["images"])
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self._start is not None:
+            self.seconds += time.perf_counter() - self._start
+            self._start = None
+        if self.seconds > 0:
+            pl_module.log("train/samples_per_s", self.samples / self.seconds, rank_zero_only=True)
+
+    def on_validation_start(self, trainer, pl_module) -> None:  # validation inside an epoch is not training time
+        if self._start is not None and not trainer.sanity_checking:
+            self.seconds += time.perf_counter() - self._start
+            self._start = None
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.training and self._start is None:
+            self._start = time.perf_counter()
+
+    @property
+    def rate(self) -> float:
+        """Samples per second so far, counting a training segment still running (a run stopped by max_steps)."""
+        seconds = self.seconds + (time.perf_counter() - self._start if self._start is not None else 0.0)
+        return self.samples / seconds if seconds > 0 else 0.0
+
+
 class EpochSetter(Callback):
     """Datasets with ``set_epoch`` get new augmentation draws each epoch (their RNG is seeded by
     epoch and index, so runs stay reproducible)."""
@@ -260,8 +298,12 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
     L.seed_everything(spec.seed, workers=True, verbose=False)
     ema = EMA(spec.ema_decay) if spec.ema else None
     task.best_metric = spec.best_metric or task.default_best_metric
+    if task.best_metric not in task.metric_names:  # fail before training, not after the first epoch
+        raise ConfigError(f"train.best_metric: '{task.best_metric}' is not a validation metric of a {task.kind}; "
+                          f"known: {', '.join(task.metric_names)}")
     task.best_path = results_dir / "model_best.pth"
-    callbacks = [EpochSetter(), *([ema] if ema else []), *extra_callbacks]
+    throughput = Throughput()
+    callbacks = [EpochSetter(), throughput, *([ema] if ema else []), *extra_callbacks]
     if spec.early_stopping_patience:
         callbacks.append(EarlyStopping(f"val/{task.best_metric}", patience=spec.early_stopping_patience,
                                        mode="min" if lower_is_better(task.best_metric) else "max", check_finite=False))
@@ -280,6 +322,7 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
         save_checkpoint(task.model_record(state), final)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if torch.is_tensor(v) and v.numel() == 1}
     return {"results_dir": str(results_dir), "model": str(final), "best": dict(task.best),
-            "best_model": str(task.best_path) if task.best else None, "epochs": trainer.current_epoch,
+            "best_model": str(task.best_path) if task.best else None,
+            "train_samples_per_second": round(throughput.rate, 2), "epochs": trainer.current_epoch,
             "steps": trainer.global_step, "resumed_from": resume, "metrics": metrics,
             "rank": int(os.environ.get("RANK", trainer.global_rank))}

@@ -38,6 +38,7 @@ def load_charset(spec: OcrnetSpec) -> Charset:
 class RecognitionTask(TrainTask):
     kind = "recognizer"
     default_best_metric = "accuracy"
+    metric_names = ("accuracy", "accuracy_case_insensitive", "cer", "loss")
 
     def __init__(self, *args, codec: Charset, prediction: str, max_label_length: int, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,0 +1,48 @@
+"""Dynamic-width recognition batches: each crop at its own width, padded to the batch's widest."""
+import numpy as np
+import torch
+
+from ocdr.data.charset import Charset
+from ocdr.data.images import write_image
+from ocdr.data.rec_dataset import RecognitionDataset, rec_collate
+
+
+def _crops(tmp_path, sizes):
+    lines = []
+    for i, (w, h) in enumerate(sizes):
+        write_image(tmp_path / f"c{i}.png", np.full((h, w, 3), 200, np.uint8))
+        lines.append(f"c{i}.png\tab\n")
+    (tmp_path / "gt.txt").write_text("".join(lines))
+    return RecognitionDataset([str(tmp_path / "gt.txt")], Charset(["a", "b"]), height=48, width=320, channels=3,
+                              keep_aspect_ratio=True, train=False, pad="zero", dynamic_width=True)
+
+
+def test_each_crop_keeps_its_width_in_multiples_of_8_between_height_and_width(tmp_path):
+    ds = _crops(tmp_path, [(100, 48), (10, 48), (2000, 48), (75, 30)])
+    # 100 -> 104; 10 -> at least the height 48; 2000 -> at most 320; 75x30 -> 120 at height 48
+    assert ds.widths().tolist() == [104, 48, 320, 120]
+    assert [ds[i]["images"].shape[-1] for i in range(4)] == [104, 48, 320, 120]
+
+
+def test_collate_pads_zero_or_edge_to_the_widest():
+    a = torch.full((3, 4, 2), 0.5)
+    b = torch.arange(12, dtype=torch.float32).reshape(3, 4, 1)
+    out = rec_collate([{"images": a, "label": "x", "pad": "zero"}, {"images": b, "label": "y", "pad": "edge"}])
+    assert out["images"].shape == (2, 3, 4, 2) and out["labels"] == ["x", "y"]
+    assert torch.equal(out["images"][1, :, :, 1], b[:, :, 0])  # edge: the last column repeated
+    c = torch.ones(3, 4, 1)
+    zero = rec_collate([{"images": a, "label": "x", "pad": "zero"}, {"images": c, "label": "z", "pad": "zero"}])
+    assert torch.equal(zero["images"][1, :, :, 1], torch.zeros(3, 4))
+
+
+def test_a_model_trained_at_dynamic_width_records_it():
+    from ocdr.models.settings import trained_settings
+
+    model = {"input_height": 48, "input_width": 320, "input_channel": 3, "keep_aspect_ratio": True, "pad": "zero",
+             "prediction": "CTC", "dynamic_width": True}
+    pp = trained_settings("recognizer", "ppocr_rec", {"model": model})
+    assert (pp.dynamic_width, pp.width, pp.max_width, pp.channel_order) == (True, 48, 320, "BGR")
+    own = trained_settings("recognizer", "crnn_tiny", {"model": {**model, "input_channel": 1, "pad": "edge"}})
+    assert (own.dynamic_width, own.width, own.max_width, own.keep_aspect_ratio) == (True, 48, 320, True)
+    fixed = trained_settings("recognizer", "crnn_tiny", {"model": {**model, "dynamic_width": False}})
+    assert (fixed.dynamic_width, fixed.width) == (False, 320)
