@@ -22,7 +22,8 @@ start-up are its own), over the same images:
 - speed: end-to-end images/s (one image per call) and crops/s (all crops of a set in one call, the
   engine's own batching), start-up seconds (process start to a ready engine, imports included), peak RSS.
 
-Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``), ``--ocdr NAME=DET,REC`` (more ocdr models), ``rapidocr``
+Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``), ``--ocdr NAME=DET,REC[@SET+SET]`` (more ocdr models, e.g.
+the recipes' fine-tuned ones, optionally on some sets only), ``rapidocr``
 (rapidocr-onnxruntime 1.4.4, its defaults, angle classifier on), ``tesseract`` (Debian tesseract-ocr, eng;
 pages with --psm 3, crops with --psm 7). A missing engine or set is skipped with the reason.
 
@@ -306,13 +307,16 @@ def write_docs(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run_engines(args, engines: list[tuple[str, str, str, str]]) -> tuple[list[dict], dict]:
+def run_engines(args, engines: list[tuple]) -> tuple[list[dict], dict]:
     records, skipped = [], {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    for kind, label, det, rec in engines:
+    for kind, label, det, rec, *only in engines:
+        sets = [n for n in args.sets if not only or not only[0] or n in only[0]]
+        if not sets:
+            continue
         cmd = [sys.executable, __file__, "--worker", "--engine", kind, "--label", label, "--det", det, "--rec", rec,
                "--data-root", str(args.data_root), "--max-images", str(args.max_images),
-               "--max-crops", str(args.max_crops), "--sets", *args.sets]
+               "--max-crops", str(args.max_crops), "--sets", *sets]
         print(f"running {label} ...", flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -331,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     ap.add_argument("--engines", nargs="*", default=["ocdr", "rapidocr", "tesseract"],
                     choices=["ocdr", "rapidocr", "tesseract"])
-    ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC", help="more ocdr models")
+    ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC[@SET+SET]",
+                    help="more ocdr models (e.g. fine-tuned ones), on the named sets only when @ is given")
     ap.add_argument("--max-images", type=int, default=0, help="at most this many validation images per set (0: all)")
     ap.add_argument("--max-crops", type=int, default=0, help="at most this many crops per set (0: all)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "real.json")
@@ -361,10 +366,13 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "ocdr":
             for spec in args.ocdr:
                 name, _, models = spec.partition("=")
+                models, _, only = models.partition("@")
                 det, _, rec = models.partition(",")
-                if not (name and det and rec):
-                    raise SystemExit(f"--ocdr {spec!r}: expected NAME=DET,REC")
-                engines.append(("ocdr", name, det, rec))
+                only_sets = [n for n in only.split("+") if n]
+                if not (name and det and rec) or any(n not in SETS for n in only_sets):
+                    raise SystemExit(f"--ocdr {spec!r}: expected NAME=DET,REC or NAME=DET,REC@SET+SET "
+                                     f"(sets: {', '.join(SETS)})")
+                engines.append(("ocdr", name, det, rec, only_sets))
     records, skipped = run_engines(args, engines)
     command = "bench/real.py " + " ".join(argv if argv is not None else sys.argv[1:])
     machine = f"{os.cpu_count()} CPU cores ({_cpu()}), no GPU used"

@@ -125,3 +125,27 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert '"steps": 8' in results[0]  # 64 samples / 2 processes / batch 8 = 4 steps per epoch, 2 epochs
     assert (tmp_path / "run" / "model_final.pth").is_file()
     assert (tmp_path / "run" / "model_epoch_001.ckpt").is_file()
+
+
+def test_ddp_with_a_self_sharding_batch_sampler(tmp_path):
+    """TrainBatchSampler shards itself: Lightning must not wrap it, and each process gets half the batches."""
+    script = tmp_path / "ddp_sampler.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from torch.utils.data import DataLoader
+        from toy import toy_data, toy_task
+        from ocdr.data.samplers import TrainBatchSampler
+        from ocdr.train.harness import fit
+        from ocdr.config.train import TrainSpec
+        spec = TrainSpec(num_epochs=2, num_gpus=2, device="cpu", progress_bar=False, num_workers=0)
+        train = DataLoader(toy_data(64), batch_sampler=TrainBatchSampler(64, 8, widths=list(range(64)), seed=0))
+        val = DataLoader(toy_data(16, seed=1), batch_sampler=TrainBatchSampler(16, 8, shuffle=False))
+        res = fit(toy_task(), train, val, spec, {str(tmp_path / "run")!r})
+        print("RESULT", json.dumps(res))
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    assert len(results) == 2 and all('"steps": 8' in r for r in results)  # 8 batches / 2 processes, 2 epochs
+    assert (tmp_path / "run" / "model_best.pth").is_file()

@@ -8,16 +8,14 @@ import logging
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from ocdr.config.ocrnet import OcrnetSpec
-from ocdr.data.rec_dataset import rec_collate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.fileio import atomic_write_text
 from ocdr.models.loading import load_recognizer
 from ocdr.models.recognition.decode import ctc_beam_search
 from ocdr.models.recognition.heads import CTCHead, decode_batch, head_class
-from ocdr.train.recognition import ensure_data, make_dataset
+from ocdr.train.recognition import ensure_data, make_dataset, make_loader
 
 __all__ = ["evaluate_recognizer"]
 log = logging.getLogger("ocdr.ocrnet")
@@ -31,8 +29,9 @@ def evaluate_recognizer(spec: OcrnetSpec) -> dict:
     ensure_data(spec)
     model, record, charset = load_recognizer(ev.checkpoint, spec.train.device)
     prediction = record["spec"]["model"]["prediction"]
-    dataset = make_dataset(sources, _with_model_of(spec, record), charset, train=False)
-    loader = DataLoader(dataset, batch_size=spec.train.batch_size, collate_fn=rec_collate)
+    model_spec = _with_model_of(spec, record)
+    dataset = make_dataset(sources, model_spec, charset, train=False)
+    loader = make_loader(dataset, model_spec, train=False)  # similar widths together when dynamic
     decoders = {"greedy": RecognitionMetric()}
     use_beam = head_class(prediction) is CTCHead and ev.decoding == "beam"  # beam search is CTC's
     if use_beam:
@@ -63,6 +62,7 @@ def _with_model_of(spec: OcrnetSpec, record: dict) -> OcrnetSpec:
     spec.model.input_height, spec.model.input_width = m["input_height"], m["input_width"]
     spec.model.input_channel, spec.model.keep_aspect_ratio = m["input_channel"], m.get("keep_aspect_ratio", False)
     spec.model.pad = m.get("pad", "edge")
+    spec.model.dynamic_width = bool(m.get("dynamic_width", False))  # read as it was trained
     return spec
 
 
