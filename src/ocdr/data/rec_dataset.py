@@ -15,7 +15,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from ocdr.data.datasets import GtListDataset, LmdbDataset
 from ocdr.data.lmdb_io import read_lmdb_labels
-from ocdr.data.rec_transforms import RecAugSpec, augment_crop, kept_width, to_input
+from ocdr.data.rec_transforms import RecAugSpec, augment_crop, to_input, to_input_paddle
 from ocdr.errors import DataError
 
 __all__ = ["open_source", "source_labels", "RecognitionDataset", "rec_collate"]
@@ -104,13 +104,20 @@ class RecognitionDataset(Dataset):
         if self.dynamic_width:
             w = self.crop_width(image.shape[1], image.shape[0])
             keep = True
-        return {"images": torch.from_numpy(to_input(image, h, w, c, keep, pad)), "label": item["label"],
-                "pad": pad}
+        if keep and pad == "zero" and c == 3:
+            # PaddleOCR's own resize (bilinear, width rounded up), the one PP-OCR models were trained with and
+            # are read with at inference: a fine-tune sees crops exactly as the pipeline will show them
+            array = to_input_paddle(image, h, w, "RGB")
+        else:
+            array = to_input(image, h, w, c, keep, pad)
+        return {"images": torch.from_numpy(array), "label": item["label"], "pad": pad}
 
     def crop_width(self, w: int, h: int) -> int:
-        """The input width of a ``w`` x ``h`` crop under ``dynamic_width``."""
+        """The input width of a ``w`` x ``h`` crop under ``dynamic_width``: its kept width (rounded up, as
+        PaddleOCR's resize rounds) to a multiple of 8, within [height, width]."""
         height, width = self.size[0], self.size[1]
-        return min(width, max(height, -(-kept_width(h, w, height, width) // 8) * 8))
+        kept = min(width, int(np.ceil(w * height / max(h, 1))))
+        return min(width, max(height, -(-kept // 8) * 8))
 
     def widths(self) -> np.ndarray:
         """Each sample's input width (from image headers; the full width where a header is unreadable)."""

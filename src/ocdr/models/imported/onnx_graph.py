@@ -188,10 +188,7 @@ class OnnxGraphModule(nn.Module):
         b = self._value(ins[2], env) if len(ins) > 2 and ins[2] else None
         if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
             raise ConfigError(f"Conv auto_pad={a['auto_pad']} is not supported")
-        padding, explicit = _pads(a.get("pads", []))
-        if explicit:
-            x = F.pad(x, explicit)
-        return F.conv2d(x, w, b, a.get("strides", [1, 1]), padding, a.get("dilations", [1, 1]), a.get("group", 1))
+        return self._conv(x, w, b, a)
 
     def _op_ConvTranspose(self, ins, a, env):
         x, w = self._value(ins[0], env), self._value(ins[1], env)
