@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ CONFIGS = {
     "ppocr_rec_320": ("ocrnet", "ppocr-v4-rec", REC + ["model.pretrained_model_path=ppocr-v4-rec"]),
     "ppocr_rec_dynamic": ("ocrnet", "ppocr-v4-rec", REC + ["model.pretrained_model_path=ppocr-v4-rec",
                                                            "model.dynamic_width=true"]),
+    "ppocr_rec_dynamic_inline": ("ocrnet", "ppocr-v4-rec", REC + ["model.pretrained_model_path=ppocr-v4-rec",
+                                                                  "model.dynamic_width=true", "train.num_workers=0"]),
     "crnn_resnet_scratch": ("ocrnet", "none (ocdr ResNet+BiLSTM+CTC, 1x32x100)", REC + ["model.backbone=ResNet"]),
     "ppocr_det": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det"]),
     "dbnet_r18_scratch": ("ocdnet", "none (ocdr DBNet ResNet-18)", DET + ["model.backbone=resnet18"]),
@@ -57,8 +60,9 @@ def ensure_splits() -> None:
 def run(name: str, steps: int, workdir: Path) -> dict:
     command, start, overrides = CONFIGS[name]
     results = workdir / name
-    args = OCDR + [command, "train", *overrides, f"train.results_dir={results}", f"train.max_steps={steps}",
-                   "train.num_epochs=100", "train.num_workers=1", "train.progress_bar=false",
+    shutil.rmtree(results, ignore_errors=True)  # a left-over last.ckpt would make it resume, not measure
+    args = OCDR + [command, "train", "train.num_workers=1", *overrides, f"train.results_dir={results}",
+                   f"train.max_steps={steps}", "train.num_epochs=100", "train.progress_bar=false",
                    "train.validation_interval=100"]
     t0 = time.perf_counter()
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)

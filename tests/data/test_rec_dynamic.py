@@ -46,3 +46,12 @@ def test_a_model_trained_at_dynamic_width_records_it():
     assert (own.dynamic_width, own.width, own.max_width, own.keep_aspect_ratio) == (True, 48, 320, True)
     fixed = trained_settings("recognizer", "crnn_tiny", {"model": {**model, "dynamic_width": False}})
     assert (fixed.dynamic_width, fixed.width) == (False, 320)
+
+
+def test_a_crop_folder_with_gt_txt_opens_as_a_source(tmp_path):
+    from ocdr.data.rec_dataset import open_source
+
+    write_image(tmp_path / "a.png", np.full((10, 20, 3), 255, np.uint8))
+    (tmp_path / "gt.txt").write_text("a.png\tab\n")
+    ds = open_source(tmp_path)
+    assert len(ds) == 1 and ds[0]["label"] == "ab"

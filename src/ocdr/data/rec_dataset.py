@@ -23,15 +23,16 @@ log = logging.getLogger("ocdr.data")
 
 
 def open_source(path: str | Path, skip_bad: bool = False) -> Dataset:
-    """An LMDB folder, a gt list file, or a folder holding ``gt_list.txt`` (or ``crops/gt_list.txt``)."""
+    """An LMDB folder, a gt list file, or a folder holding ``gt_list.txt``, ``gt.txt`` (the name the GW and
+    names crop folders use) or ``crops/gt_list.txt``."""
     path = Path(path)
     if (path / "data.mdb").is_file():
         return LmdbDataset(path)
     if path.is_dir():
-        for candidate in (path / "gt_list.txt", path / "crops" / "gt_list.txt"):
+        for candidate in (path / "gt_list.txt", path / "gt.txt", path / "crops" / "gt_list.txt"):
             if candidate.is_file():
                 return GtListDataset(candidate, skip_bad=skip_bad)
-        raise DataError(path, "not an LMDB folder and holds no gt_list.txt")
+        raise DataError(path, "not an LMDB folder and holds no gt_list.txt or gt.txt")
     if path.is_file():
         return GtListDataset(path, skip_bad=skip_bad)
     raise DataError(path, "recognition data not found")
