@@ -149,3 +149,14 @@ def test_ddp_with_a_self_sharding_batch_sampler(tmp_path):
     results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert len(results) == 2 and all('"steps": 8' in r for r in results)  # 8 batches / 2 processes, 2 epochs
     assert (tmp_path / "run" / "model_best.pth").is_file()
+
+
+def test_only_the_newest_epoch_checkpoints_are_kept(tmp_path):
+    from ocdr.config.train import TrainSpec
+
+    spec = TrainSpec(num_epochs=4, keep_checkpoints=2, device="cpu", progress_bar=False, num_workers=0)
+    fit(toy_task(), DataLoader(toy_data(16), batch_size=8), DataLoader(toy_data(8, seed=1), batch_size=8), spec,
+        tmp_path / "run")
+    kept = sorted(p.name for p in (tmp_path / "run").glob("model_epoch_*.ckpt"))
+    assert kept == ["model_epoch_002.ckpt", "model_epoch_003.ckpt"]
+    assert {"last.ckpt", "model_final.pth", "model_best.pth"} <= {p.name for p in (tmp_path / "run").iterdir()}

@@ -55,6 +55,8 @@ class TrainSpec:
     ema_decay: float = field(default=0.999, metadata={"help": "EMA decay per step"})
     log_every_n_steps: int = field(default=10, metadata={"help": "logging period in steps"})
     progress_bar: bool = field(default=True, metadata={"help": "show a progress bar"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "epoch checkpoints kept (the newest); last.ckpt, "
+                                                               "model_best.pth and model_final.pth are always kept; -1: all"})
     best_metric: str = field(default="", metadata={"help": "validation metric that picks model_best.pth (empty: hmean "
                                                            "for detectors, accuracy for recognizers; loss and cer: lower is better)"})
     early_stopping_patience: int = field(default=0, metadata={"help": "stop after this many validations without a "
@@ -66,6 +68,8 @@ class TrainSpec:
         for key in ("num_epochs", "checkpoint_interval", "validation_interval", "num_gpus", "num_nodes", "batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        if self.keep_checkpoints < -1 or self.keep_checkpoints == 0:
+            raise ConfigError(f"train.keep_checkpoints must be >= 1 (or -1: all), got {self.keep_checkpoints}")
         if self.early_stopping_patience < 0:
             raise ConfigError(f"train.early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -272,8 +272,10 @@ def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback],
     strategy: Any = "auto"
     if devices * spec.num_nodes > 1:
         strategy = DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
+    # the newest keep_checkpoints epoch files (ranked by step); a 40-epoch run must not keep 40 training states
     ckpt = ModelCheckpoint(dirpath=results_dir, filename="model_epoch_{epoch:03d}", auto_insert_metric_name=False,
-                           every_n_epochs=spec.checkpoint_interval, save_top_k=-1, save_last=True,
+                           every_n_epochs=spec.checkpoint_interval, save_top_k=spec.keep_checkpoints,
+                           monitor=None if spec.keep_checkpoints == -1 else "step", mode="max", save_last=True,
                            save_on_train_epoch_end=True)
     # A new version folder per run, so a resumed run never overwrites earlier curves.
     loggers = [CSVLogger(results_dir, name="logs"),
