@@ -122,3 +122,24 @@ def test_bad_settings_fail_early(tmp_path):
         DetectionDataset(root, train=False, image_size=100)
     ds = DetectionDataset(root, AUG, target_cfg={"min_text_size": 30})  # the 20-px word is now too small
     assert ds[0]["targets"]["shrink_map"].sum() == 0
+
+
+def test_word_polygons_from_gt_poly_and_a_missing_folder_named(tmp_path):
+    import numpy as np
+
+    from ocdr.data.images import write_image
+    from ocdr.errors import DataError
+
+    root = tmp_path / "pages"
+    write_image(root / "images" / "p1.png", np.full((64, 64, 3), 255, np.uint8))
+    (root / "gt").mkdir()
+    (root / "gt" / "p1.txt").write_text("4,4,40,4,40,20,4,20,quad\n")
+    (root / "gt_poly").mkdir()
+    (root / "gt_poly" / "p1.txt").write_text("p1-01\t4,4,20,2,40,4,40,20,20,24,4,20\tpoly\n")
+    quads = DetectionDataset([root], train=False, image_size=64)
+    polys = DetectionDataset([root], train=False, image_size=64, gt_folder="gt_poly")
+    assert quads.samples[0][1][0].shape == (4, 2) and polys.samples[0][1][0].shape == (6, 2)
+    item = polys[0]
+    assert item["polygons"][0].shape == (6, 2) and float(item["targets"]["shrink_map"].sum()) > 0
+    with pytest.raises(DataError, match="gt_other"):
+        DetectionDataset([root], train=False, image_size=64, gt_folder="gt_other")
