@@ -4,6 +4,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ocdr.models.imported.onnx_graph import OnnxGraphModule
@@ -14,7 +15,7 @@ def _const(name, value):
     return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(arr, name))
 
 
-def _chain_model() -> "onnx.ModelProto":  # noqa: F821
+def _chain_model() -> onnx.ModelProto:
     rng = np.random.default_rng(0)
     c = 4
     nodes = [
