@@ -145,7 +145,10 @@ class GtListDataset(_SkippingDataset):
     def image_size(self, index: int) -> tuple[int, int] | None:
         """(width, height) from the image file's header, None when unreadable."""
         path = self.base / self.samples[index][0]
-        return _header_size(path.read_bytes()[:65536]) if path.is_file() else None
+        if not path.is_file():
+            return None
+        with open(path, "rb") as fh:  # the header only: widths of a whole crop folder are read at start-up
+            return _header_size(fh.read(65536))
 
     def _load(self, index: int) -> tuple[np.ndarray, str]:
         rel, label = self.samples[index]

@@ -107,7 +107,7 @@ def _layernorm(g: _Graph, i: int) -> tuple[list[int], Node] | None:
     if sub is None or len(g.readers[outs[0]]) != 1 or outs[0] in g.keep:
         return None
     centred = sub[1][2][0]
-    readers = [j for j in g.readers[centred]]
+    readers = g.readers[centred]
     if len(readers) != 2 or centred in g.keep:
         return None
     pow_ = next(((j, g.nodes[j]) for j in readers if g.nodes[j] and g.nodes[j][0] == "Pow"), None)
