@@ -61,7 +61,7 @@ def main() -> None:
             "train.validation_interval=1000", "train.checkpoint_interval=5", *args.set]
     rows = []
     if not args.skip_synthetic:
-        generate(SynthSpec(output_dir=str(work / "synth"), num_pages=args.synth_pages, seed=0))
+        generate(SynthSpec(output_dir=str(work / "synth"), num_pages=args.synth_pages, seed=0, overwrite=True))
         rows.append(run(work, "synthetic", [str(work / "synth/train")], [str(work / "synth/test")], args.synth_minutes,
                         base + [f"train.num_epochs={args.synth_epochs}"]))
     if HME.is_dir():

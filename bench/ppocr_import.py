@@ -195,8 +195,8 @@ def main() -> None:
     if "C" in args.parts:
         synth = work / "synth"
         printed = work / "printed"
-        generate(SynthSpec(output_dir=str(synth), num_pages=120, seed=3))
-        generate(SynthSpec(output_dir=str(printed), num_pages=21, seed=4, test_fraction=0.95,
+        generate(SynthSpec(output_dir=str(synth), num_pages=120, seed=3, overwrite=True))
+        generate(SynthSpec(output_dir=str(printed), num_pages=21, seed=4, test_fraction=0.95, overwrite=True,
                            fonts=find_fonts()[1] or ["<pillow>"]))
         sets = {"synthetic": synth / "test", "printed": printed / "test"}
         rows.append({"part": "C", **eval_det(work, "ppocr-v4-det", sets, "C_det_import"), "run": "detector: import"})

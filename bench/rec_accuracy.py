@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="extra spec overrides")
     args = ap.parse_args()
     work = Path(args.workdir)
-    data = generate(SynthSpec(output_dir=str(work / "synth"), num_pages=args.pages, seed=1))
+    data = generate(SynthSpec(output_dir=str(work / "synth"), num_pages=args.pages, seed=1, overwrite=True))
     overrides = [f"dataset.train_dataset_dir=[{work / 'synth/train/crops'}]",
                  f"dataset.val_dataset_dir=[{work / 'synth/test/crops'}]",
                  f"dataset.character_list_file={work / 'synth/character_list.txt'}",

@@ -2,4 +2,4 @@
 from ocdr.cli.main import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())  # the exit status is the command's: 2 for a one-line error

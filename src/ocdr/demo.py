@@ -82,11 +82,16 @@ def _det_spec(spec: DemoSpec, data: Path, out: Path, overrides: list[str] = ()) 
         f"export.onnx_file={out / 'detector/detector.onnx'}", *overrides])
 
 
+def _rec_backbone(spec: DemoSpec) -> str:
+    # from scratch, the demo's budget suits the small CRNN better than ocdr's default ResNet
+    return "small" if spec.rec_backbone == "auto" and not _start_from(spec) else spec.rec_backbone
+
+
 def _rec_spec(spec: DemoSpec, data: Path, out: Path) -> OcrnetSpec:
     # a pretrained recognizer is fine-tuned gently; from scratch it needs the full rate
     start = ["model.pretrained_model_path=ppocr-v4-rec", "train.optim.lr=3e-4"] if _start_from(spec) else []
     return load_spec(OcrnetSpec, None, [*start,
-        f"model.backbone={spec.rec_backbone}", f"dataset.train_dataset_dir=[{data / 'train/lmdb'}]",
+        f"model.backbone={_rec_backbone(spec)}", f"dataset.train_dataset_dir=[{data / 'train/lmdb'}]",
         f"dataset.val_dataset_dir=[{data / 'test/lmdb'}]", f"dataset.character_list_file={data / 'character_list.txt'}",
         "train.batch_size=64", "train.num_workers=1", f"train.num_epochs={spec.rec_epochs}",
         f"train.max_minutes={0.4 * spec.minutes:.3f}", "train.validation_interval=1000",
@@ -131,7 +136,8 @@ def run_demo(spec: DemoSpec) -> dict:
     out = Path(spec.output_dir)
     data = out / "data"
     _stage(1, "generating %d synthetic pages into %s", spec.num_pages, data)
-    synth = generate(SynthSpec(output_dir=str(data), num_pages=spec.num_pages, seed=spec.seed))
+    # the demo owns its data folder: a rerun replaces it
+    synth = generate(SynthSpec(output_dir=str(data), num_pages=spec.num_pages, seed=spec.seed, overwrite=True))
     charset = make_charset(CharsetSpec(inputs=[str(data / s / "crops" / "gt_list.txt") for s in ("train", "test")],
                                        output=str(data / "character_list.txt")))
     for s in ("train", "test"):

@@ -5,10 +5,14 @@ A crash mid-write never leaves a half-written result where a finished one is exp
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+from ocdr.errors import DataError
 
 __all__ = ["atomic_open", "atomic_path", "atomic_write_text", "atomic_write_bytes"]
 
@@ -26,9 +30,11 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if _disk_full(exc, path.parent):
+            raise DataError(path, "no space left on device writing this file") from None
         raise
 
 
@@ -37,6 +43,17 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     with atomic_path(path) as tmp:
         with open(tmp, mode, encoding=None if "b" in mode else encoding, newline=None if "b" in mode else "\n") as fh:
             yield fh
+
+
+def _disk_full(exc: BaseException, folder: Path) -> bool:
+    """ENOSPC, or a writer that hides it (torch.save's zip writer raises RuntimeError "file write failed")
+    while the disk has next to no room left."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    if isinstance(exc, RuntimeError) and "write" in str(exc).lower():
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(folder).free < 1 << 20
+    return False
 
 
 def _umask() -> int:

@@ -50,7 +50,7 @@ def test_print_spec_applies_file_and_overrides(tmp_path, capsys):
 def test_unknown_key_is_one_line_error(capsys):
     assert main(["data", "synth", "num_page=3"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: command line: unknown key 'num_page'"
+    assert err == "error: command line: unknown key 'num_page' (did you mean 'num_pages'?)"
 
 
 def test_bad_data_is_one_line_error_naming_file_and_line(tmp_path, capsys):
@@ -128,3 +128,25 @@ def test_the_cli_starts_without_torch_lightning_or_onnx():
             "print(sorted(m for m in ('torch', 'lightning', 'onnx', 'onnxruntime', 'fastapi') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "spec keys" in out and out.strip().splitlines()[-1] == "[]"
+
+
+def _leaves(data, prefix=""):
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+@pytest.mark.parametrize("key", ALL, ids=lambda k: " ".join(p for p in k if p))
+def test_help_shows_the_defaults_print_spec_prints(key, capsys):
+    """--help's "(default: ...)" for every key is the value --print-spec (and the saved spec) holds: a
+    section's own defaults (OcdnetSpec's train: batch_size 4, ...) included."""
+    with pytest.raises(SystemExit):
+        main([*_argv(key), "--help"])
+    helped = capsys.readouterr().out
+    assert main([*_argv(key), "--print-spec"]) == 0
+    printed = dict(_leaves(yaml.safe_load(capsys.readouterr().out) or {}))
+    lines = {line.split()[0]: line for line in helped.splitlines() if line.startswith("  ") and line.split()}
+    for dotted, value in printed.items():
+        assert lines[dotted].endswith(f"(default: {value!r})"), (dotted, lines[dotted])

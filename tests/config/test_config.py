@@ -40,7 +40,7 @@ def test_defaults_yaml_and_overrides_in_order(tmp_path):
 def test_unknown_key_in_file_is_named(tmp_path):
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text("train:\n  num_epoch: 3\n")
-    with pytest.raises(ConfigError, match=r"spec.yaml: unknown key 'train.num_epoch'"):
+    with pytest.raises(ConfigError, match=r"spec.yaml:2: unknown key 'train.num_epoch' \(did you mean 'train.num_epochs'\?\)"):
         load_spec(ExperimentSpec, spec_file)
 
 

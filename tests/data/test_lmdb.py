@@ -83,24 +83,42 @@ def test_environment_is_opened_lazily_and_not_pickled(tmp_path):
     assert ds[0]["label"] == "new a" and ds[0]["image"][0, 0, 0] == 30
 
 
-def test_corrupt_record_is_skipped_counted_and_named_across_workers(tmp_path, caplog):
+def test_corrupt_record_stops_the_build_or_is_left_out_and_counted_across_workers(tmp_path, caplog):
     write_lmdb(tmp_path / "db", [(_png(10), "a"), (b"garbage", "b"), (_png(30), "c")])
-    ds = LmdbDataset(tmp_path / "db")
-    assert ds[1]["label"] == "c" and ds[1]["index"] == 2  # record 2 is replaced by the next good one
-    assert ds.num_corrupt == 1  # asked twice, counted once
+    with pytest.raises(DataError, match=r"db: image-000000002: not a readable image"):
+        LmdbDataset(tmp_path / "db")  # when the dataset is built, before any training step
+    ds = LmdbDataset(tmp_path / "db", skip_bad=True)
+    assert len(ds) == 2 and ds.total == 3 and ds.skipped == {"unreadable image": 1}
+    assert [ds[i]["label"] for i in range(2)] == ["a", "c"]
     assert "image-000000002" in caplog.text
     # The main process already holds an environment; forked workers must open their own.
     loader = DataLoader(ds, batch_size=1, num_workers=2, collate_fn=list)
-    assert _labels(loader) == ["a", "c", "c"]
-    spawned = DataLoader(LmdbDataset(tmp_path / "db"), batch_size=2, num_workers=2, collate_fn=list,
+    assert _labels(loader) == ["a", "c"]
+    spawned = DataLoader(LmdbDataset(tmp_path / "db", skip_bad=True), batch_size=2, num_workers=2, collate_fn=list,
                          multiprocessing_context="spawn")
-    assert _labels(spawned) == ["a", "c", "c"]
+    assert _labels(spawned) == ["a", "c"]
 
 
-def test_every_record_corrupt_gives_up(tmp_path):
+def test_every_record_corrupt_gives_up_when_built(tmp_path):
     write_lmdb(tmp_path / "db", [(b"bad", "a"), (b"", "b")])
-    with pytest.raises(DataError, match="all 2 samples are unreadable"):
-        LmdbDataset(tmp_path / "db")[0]
+    with pytest.raises(DataError, match=r"no readable samples \(skipped: \{'unreadable image': 2\}\)"):
+        LmdbDataset(tmp_path / "db", skip_bad=True)
+
+
+def test_missing_and_non_utf8_records_are_counted_by_reason(tmp_path):
+    env = lmdb.open(str(tmp_path / "db"), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        txn.put(b"num-samples", b"3")
+        txn.put(b"image-000000001", _png(10))
+        txn.put(b"label-000000001", b"ok")
+        txn.put(b"image-000000002", _png(20))
+        txn.put(b"label-000000002", b"\xff\xfe")
+        txn.put(b"label-000000003", b"no image")
+    env.close()
+    with pytest.raises(DataError, match=r"db: record label-000000002 is not UTF-8 text"):
+        LmdbDataset(tmp_path / "db")
+    ds = LmdbDataset(tmp_path / "db", skip_bad=True)
+    assert ds.labels == ["ok"] and ds.skipped == {"bad label record": 1, "missing record": 1} and ds.total == 3
 
 
 def test_convert_from_gt_list_with_bad_image(tmp_path):
@@ -142,8 +160,10 @@ def test_empty_result_and_refusing_to_replace_a_data_folder(tmp_path):
 def test_gt_list_dataset_names_the_line(tmp_path, caplog):
     (tmp_path / "a.png").write_bytes(_png(10))
     (tmp_path / "b.png").write_bytes(b"xx")
-    gt = write_gt_list(tmp_path / "gt_list.txt", [("a.png", "A"), ("b.png", "B")])
-    ds = GtListDataset(gt)
-    assert ds[1]["label"] == "A" and ds[1]["index"] == 0 and ds.num_corrupt == 1  # wrapped around to line 1
-    assert "gt_list.txt:2: not a readable image" in caplog.text
-    assert np.asarray(ds[0]["image"]).shape == (8, 12, 3)
+    gt = write_gt_list(tmp_path / "gt_list.txt", [("a.png", "A"), ("b.png", "B"), ("c.png", "C")])
+    with pytest.raises(DataError, match=r"gt_list.txt:2: not a readable image"):
+        GtListDataset(gt)
+    ds = GtListDataset(gt, skip_bad=True)
+    assert len(ds) == 1 and ds.total == 3 and ds.skipped == {"missing file": 1, "unreadable image": 1}
+    assert ds[0]["label"] == "A" and np.asarray(ds[0]["image"]).shape == (8, 12, 3) and ds.image_size(0) == (12, 8)
+    assert "gt_list.txt:3: image not found" in caplog.text

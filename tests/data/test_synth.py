@@ -10,7 +10,7 @@ from ocdr.data.charset import read_charset
 from ocdr.data.formats import read_gt_list, read_icdar_gt
 from ocdr.data.images import read_image
 from ocdr.data.synth import SynthSpec, generate, render_page
-from ocdr.errors import ConfigError, OcdrError
+from ocdr.errors import ConfigError, DataError, OcdrError
 
 
 def _small(out, **kw):
@@ -179,3 +179,120 @@ def test_word_counts_respect_the_page_maximum():
     for index in range(3):
         _, regions = render_page(np.random.default_rng([3, index]), spec, hand, printed, synth.load_words())
         assert 1 <= len(regions) <= 5
+
+
+def _pages(root):
+    return sorted(p.name for split in ("train", "test") for p in (root / split / "img").glob("*.jpg"))
+
+
+def _leftovers(root):
+    return sorted(p.name for p in root.parent.iterdir() if p.name.startswith(f".{root.name}."))
+
+
+def test_a_non_empty_folder_is_refused_and_overwrite_replaces_it_whole(tmp_path):
+    out = tmp_path / "synth"
+    generate(_small(out, num_pages=6))
+    with pytest.raises(DataError) as err:
+        generate(_small(out, num_pages=3))
+    assert str(err.value).startswith(f"{out}: output_dir is not empty")
+    assert "overwrite=true to replace it whole" in str(err.value)
+    assert len(_pages(out)) == 6  # refused: nothing touched
+    summary = generate(_small(out, num_pages=3, overwrite=True))
+    # no stale page 3..5 stays behind: pages 0-1 train, page 2 test, and nothing else
+    assert _pages(out) == ["synth_00000.jpg", "synth_00001.jpg", "synth_00002.jpg"]
+    assert sorted(p.name for p in (out / "test" / "img").iterdir()) == ["synth_00002.jpg"]
+    rows = read_gt_list(out / "train" / "crops" / "gt_list.txt")
+    assert sorted(p.name for p in (out / "train" / "crops").glob("*.png")) == sorted(name for name, _ in rows)
+    assert summary["output_dir"] == str(out) and summary["pages"] == {"train": 2, "test": 1}
+    assert _leftovers(out) == []
+
+
+def test_overwrite_never_deletes_files_the_generator_did_not_write(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError, match="overwrite=true would delete 'notes.txt', which ocdr data synth did not write"):
+        generate(_small(out, num_pages=2, overwrite=True))
+    assert (out / "notes.txt").read_text() == "keep me" and _leftovers(out) == []
+
+
+def test_an_empty_folder_is_filled_and_a_new_one_has_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    generate(_small(empty, num_pages=2))
+    assert len(_pages(empty)) == 2 and (empty / "character_list.txt").is_file()
+    new = tmp_path / "new" / "synth"
+    generate(_small(new, num_pages=1, test_fraction=0.0))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o777 & ~mask  # like any new folder, not the temp folder's 0700
+
+
+def test_of_two_runs_at_once_the_later_fails_and_the_earlier_stays_whole(tmp_path, monkeypatch):
+    """Run A's first page starts run B into the same folder; B finishes first. A then fails cleanly and the
+    folder holds exactly B's dataset (2 pages), no page of A's 6."""
+    out = tmp_path / "race"
+    page_job = synth._page_job
+    started = []
+
+    def page_job_starting_a_rival(args):
+        if not started:
+            started.append(True)
+            generate(_small(out, num_pages=2, seed=9))
+        return page_job(args)
+
+    monkeypatch.setattr(synth, "_page_job", page_job_starting_a_rival)
+    with pytest.raises(DataError, match="another run filled output_dir while this one was generating"):
+        generate(_small(out, num_pages=6))
+    monkeypatch.setattr(synth, "_page_job", page_job)
+    generate(_small(tmp_path / "b_alone", num_pages=2, seed=9))
+    rel = "train/gt/gt_synth_00000.txt"
+    assert _pages(out) == ["synth_00000.jpg", "synth_00001.jpg"]
+    assert (out / rel).read_text() == (tmp_path / "b_alone" / rel).read_text()
+    assert _leftovers(out) == []
+
+
+def test_two_threads_into_one_folder_leave_one_whole_dataset(tmp_path):
+    import threading
+
+    out = tmp_path / "both"
+    outcomes = []
+
+    def run(seed):
+        try:
+            generate(_small(out, num_pages=4, seed=seed))
+            outcomes.append("ok")
+        except DataError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[-1] == "ok" and sorted(outcomes)[0] != "ok"  # one wins, the other is refused
+    assert len(_pages(out)) == 4 and _leftovers(out) == []
+    for split in ("train", "test"):
+        names = {name for name, _ in read_gt_list(out / split / "crops" / "gt_list.txt")}
+        assert names == {p.name for p in (out / split / "crops").glob("*.png")}  # no orphan crops
+
+
+def test_training_generates_the_default_data_only_when_absent(tmp_path, monkeypatch):
+    from ocdr.config.ocdnet import OcdnetSpec
+    from ocdr.train.detection import ensure_data
+
+    monkeypatch.chdir(tmp_path)
+    spec = OcdnetSpec()
+    spec.dataset.synth_pages = 2
+    ensure_data([str(tmp_path / "mine" / "train")], spec)  # a folder the user named is never generated
+    assert not (tmp_path / "mine").exists()
+    paths = spec.dataset.train_data_path + spec.dataset.validate_data_path   # the defaults: data/synth/...
+    ensure_data(paths, spec)
+    assert len(_pages(tmp_path / "data" / "synth")) == 2
+    page = tmp_path / "data" / "synth" / "train" / "img" / "synth_00000.jpg"
+    before = page.stat().st_mtime_ns
+    ensure_data(paths, spec)  # present now: left alone, no error about a non-empty folder
+    assert page.stat().st_mtime_ns == before

@@ -63,6 +63,18 @@ def test_bad_inputs_are_clear():
         to_image(np.zeros((4, 4, 5), np.uint8))
 
 
+def test_paths_and_bytes_over_the_pixel_limit_are_refused(models, tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(_page()).save(buf, format="PNG")  # 128 x 96 = 12288 pixels
+    with pytest.raises(DataError, match="<bytes>: image of 128x96 = 12,288 pixels exceeds the limit of 12,287 "):
+        to_image(buf.getvalue(), max_pixels=12287)
+    (tmp_path / "p.png").write_bytes(buf.getvalue())
+    ocr = ocdr.OCR(models / "det.onnx", models / "rec.onnx", postprocess=LOOSE, long_side=128, max_pixels=12287)
+    with pytest.raises(DataError, match=r"p.png: image of 128x96"):
+        ocr(tmp_path / "p.png")
+    assert isinstance(ocr(_page()), ocdr.pipeline.ocr.Page)  # an array is already decoded: no limit to apply
+
+
 def _w(x0, y0, x1, y1, text):
     return Word(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float), text, 1.0)
 

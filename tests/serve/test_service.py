@@ -3,6 +3,7 @@ import asyncio
 import base64
 import io
 import json
+import re
 import threading
 import time
 
@@ -85,6 +86,21 @@ def test_page_health_and_schema(client):
     assert client.get("/healthz").json()["status"] == "ok"
     schema = client.get("/openapi.json").json()
     assert "/v1/ocr" in schema["paths"] and "multipart/form-data" in json.dumps(schema["paths"]["/v1/ocr"])
+
+
+def test_docs_page_is_served_offline(client):
+    """/docs loads Swagger UI from this service (the pinned swagger-ui-bundle package), not from a CDN."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    urls = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sorted(urls) == ["/docs/assets/favicon-32x32.png", "/docs/assets/swagger-ui-bundle.js",
+                            "/docs/assets/swagger-ui.css"]
+    assert "http://" not in page.text and "https://" not in page.text and "//cdn" not in page.text
+    assert '"validatorUrl": null' in page.text  # no schema sent to validator.swagger.io either
+    kinds = {u: client.get(u) for u in urls}
+    assert all(r.status_code == 200 and len(r.content) > 500 for r in kinds.values())
+    assert kinds["/docs/assets/swagger-ui-bundle.js"].headers["content-type"].startswith("application/javascript")
+    assert client.get("/docs/assets/swagger-ui.js.map").status_code == 404  # only the files the page uses
 
 
 def test_concurrent_requests_are_batched_and_all_answered(client):

@@ -109,7 +109,10 @@ def test_fine_tune_from_the_imported_ppocr_detector(trained):
     pytest.importorskip("rapidocr_onnxruntime", reason="rapidocr-onnxruntime not installed (make test installs it)")
     root, common = trained
     run = root / "run_pp"
-    assert main(["ocdnet", "train", *common, "train.num_epochs=1", "train.max_steps=2",
+    # the common keys name model.backbone=tiny: a checkpoint of another architecture is refused, naming both
+    assert main(["ocdnet", "train", *common, "model.pretrained_model_path=ppocr-v4-det",
+                 f"train.results_dir={run}"]) == 2
+    assert main(["ocdnet", "train", *common, "train.num_epochs=1", "train.max_steps=2", "model.backbone=auto",
                  "dataset.augmentation.crop_size=64", "model.pretrained_model_path=ppocr-v4-det",
                  f"train.results_dir={run}"]) == 0
     record = read_model_record(run / "model_final.pth")

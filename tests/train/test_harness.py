@@ -160,3 +160,43 @@ def test_only_the_newest_epoch_checkpoints_are_kept(tmp_path):
     kept = sorted(p.name for p in (tmp_path / "run").glob("model_epoch_*.ckpt"))
     assert kept == ["model_epoch_002.ckpt", "model_epoch_003.ckpt"]
     assert {"last.ckpt", "model_final.pth", "model_best.pth"} <= {p.name for p in (tmp_path / "run").iterdir()}
+
+
+class _SlowValidation:
+    """Wraps a toy task so that every validation batch takes ``seconds``."""
+
+    def __init__(self, task, seconds):
+        self.task, self.seconds = task, seconds
+        inner = task.validation_counts
+
+        def slow(batch):
+            import time
+            time.sleep(self.seconds)
+            return inner(batch)
+        task.validation_counts = slow
+
+
+def test_max_minutes_bounds_validation_too_and_the_result_says_what_stopped(tmp_path, caplog):
+    import logging
+    import time
+
+    task = toy_task()
+    _SlowValidation(task, 0.25)
+    val = DataLoader(toy_data(80, seed=1), batch_size=2)  # 40 batches: a whole validation takes 10 s
+    spec = _spec(num_epochs=100, max_minutes=1.5 / 60)
+    start = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="ocdr"):
+        result = fit(task, DataLoader(toy_data(16), batch_size=8), val, spec, tmp_path)
+    # the budget (1.5 s) plus one validation batch and saving, far from the 10 s of one whole validation
+    assert time.monotonic() - start < 8
+    assert result["stopped_by"] == "time: train.max_minutes=0.025 reached"
+    assert result["best"] == {}  # the cut validation's metrics are not used
+    assert "training stopped by time: train.max_minutes=0.025 reached" in caplog.text
+    assert "validation cut short by train.max_minutes" in caplog.text
+
+
+def test_the_result_names_epochs_or_steps_as_what_stopped(tmp_path):
+    by_epochs = fit(toy_task(), *_loaders(), _spec(num_epochs=1), tmp_path / "a")
+    assert by_epochs["stopped_by"] == "epochs: train.num_epochs=1 done"
+    by_steps = fit(toy_task(), *_loaders(), _spec(num_epochs=5, max_steps=3), tmp_path / "b")
+    assert by_steps["stopped_by"] == "steps: train.max_steps=3 reached" and by_steps["steps"] == 3

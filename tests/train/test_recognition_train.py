@@ -90,7 +90,11 @@ def test_fine_tune_from_the_imported_ppocr_recognizer(trained):
     from ocdr.models.imported.pretrained import import_record
 
     root, common = trained
+    # the common keys name model.backbone=tiny: a checkpoint of another architecture is refused, naming both
+    assert main(["ocrnet", "train", *common, "model.pretrained_model_path=ppocr-v4-rec",
+                 f"train.results_dir={root / 'run_pp'}"]) == 2
     assert main(["ocrnet", "train", *common, "train.num_epochs=1", "train.max_steps=1", "train.optim.lr=1e-9",
+                 "model.backbone=auto",
                  "model.pretrained_model_path=ppocr-v4-rec", f"train.results_dir={root / 'run_pp'}",
                  f"evaluate.checkpoint={root / 'run_pp/model_final.pth'}"]) == 0
     record = read_model_record(root / "run_pp" / "model_final.pth")

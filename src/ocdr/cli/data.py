@@ -37,7 +37,8 @@ register(Command(
         "Renders words (English word list, digits, punctuation, mixed case) in handwriting-like and print\n"
         "fonts on paper/form backgrounds with rotation, perspective, blur, noise and ink colours. Writes the\n"
         "detection layout (quads follow each rotated word) and recognition crops + gt_list.txt.\n"
-        "Deterministic for a seed."),
+        "Deterministic for a seed. A non-empty output_dir is refused; overwrite=true replaces it whole\n"
+        "(the new dataset is built beside it and renamed into place, so a run never mixes with another)."),
     example="ocdr data synth output_dir=data/synth num_pages=200 seed=0",
 ))
 register(Command(

@@ -10,7 +10,9 @@ register(Command(
     summary="write a Triton model repository: detector + recognizer ONNX and a Python-backend pipeline model",
     description=("Writes out/ocdr_detector, out/ocdr_recognizer (ONNX Runtime backend, dynamic batching and\n"
                  "shapes) and out/ocdr (Python backend: encoded image bytes in, texts/boxes/scores/json out,\n"
-                 "nvOCDR's interface). Checkpoints are exported (parity checked); .onnx files are copied."),
+                 "nvOCDR's interface). Checkpoints are exported (parity checked); .onnx files are copied.\n"
+                 "ocdr's own code is shipped in out/ocdr/1/ocdr_lib (no package index needed for it); the\n"
+                 "third-party packages it imports are pinned in out/ocdr/1/requirements.txt."),
     example="ocdr export triton detector=runs/demo/detector/detector.onnx "
             "recognizer=runs/demo/recognizer/recognizer.onnx out=model_repository",
     output_key=None,

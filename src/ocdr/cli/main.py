@@ -80,13 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sections(cmd: Command) -> set[str] | None:
+    """The spec sections a TAO-style command reads (``ocdr ocrnet evaluate`` reads model and evaluate): a
+    ``??`` left in another section of a one-file-for-every-task spec belongs to another command."""
+    if cmd.name not in getattr(cmd.spec, "__dataclass_fields__", {}):
+        # a flat spec that reads its own section of TAO's file (ocrnet dataset_convert), or no TAO layout at all
+        return {cmd.name} if getattr(cmd.spec, "tao_layout", None) else None
+    return {"model", "postprocess", cmd.name, *(("dataset",) if cmd.name == "train" else ())}
+
+
 def run_command(cmd: Command, spec_file: str | None, overrides: list[str], print_spec: bool = False,
                 skip_bad: bool = False):
     if skip_bad:
         overrides = [*overrides, "skip_bad=true"]
     if cmd.positional:
         overrides = [o if "=" in o else f"{cmd.positional}={o}" for o in overrides]
-    spec = load_spec(cmd.spec, spec_file, overrides, validate=not print_spec)
+    spec = load_spec(cmd.spec, spec_file, overrides, validate=not print_spec, sections=_sections(cmd))
     if print_spec:
         sys.stdout.write(spec_to_yaml(spec))
         return None

@@ -46,7 +46,8 @@ register(Command(
     summary="prune detector channels by L2 magnitude; fine-tune after with model.load_pruned_graph",
     description=("Removes prune.ch_sparsity of the channels inside each ResNet block and head branch (weakest\n"
                  "filters by Lp norm), writes prune.results_dir/pruned_<ratio>.pth (weights only) and prints\n"
-                 "parameters, GFLOPs and CPU latency at 640x640 before and after."),
+                 "parameters, GFLOPs and median CPU latency (prune.measure_size, 640) before and after. An\n"
+                 "imported PP-OCRv4 graph, or settings that remove no channel, are refused."),
     example="ocdr ocdnet prune prune.checkpoint=runs/det/model_final.pth prune.ch_sparsity=0.3",
     output_key=None,
 ))

@@ -40,7 +40,7 @@ register(Command(
     summary="read word crops: image_path | predicted_labels | confidence score (also CSV and JSON)",
     description=("Runs inference.checkpoint (.pth, or an exported .onnx with ONNX Runtime) on\n"
                  "inference.inference_dataset_dir: an image, a folder of crops or a gt list. Confidence is the\n"
-                 "product of the per-step maximum probabilities (TAO's definition)."),
+                 "mean probability of the emitted characters (0 when nothing is read)."),
     example="ocdr ocrnet inference inference.checkpoint=runs/rec/model_final.pth inference.inference_dataset_dir=crops/",
     output_key=None,
 ))
@@ -50,5 +50,16 @@ register(Command(
     description=("Writes export.onnx_file with dynamic batch, argmax and probability in the graph, and the\n"
                  "character list and input size in its metadata; compares ONNX Runtime with PyTorch."),
     example="ocdr ocrnet export export.checkpoint=runs/rec/model_final.pth export.onnx_file=rec.onnx",
+    output_key=None,
+))
+register(Command(
+    group="ocrnet", name="prune", spec=OcrnetSpec, run="ocdr.commands.ocrnet_prune:prune_recognizer_command",
+    summary="prune recognizer channels by L1/L2 magnitude; fine-tune after with model.pruned_graph_path",
+    description=("Removes prune.prune_setting.amount of the channels of each convolution chain, BiLSTM and the\n"
+                 "features between them (weakest by L1/L2 norm, kept counts a multiple of granularity), writes\n"
+                 "prune.pruned_file (default prune.results_dir/pruned_<amount>.pth, weights only) and prints\n"
+                 "parameters, GFLOPs and median CPU latency at the model's input size before and after. The\n"
+                 "imported PP-OCRv4 recognizer is refused."),
+    example="ocdr ocrnet prune prune.checkpoint=runs/rec/model_final.pth prune.prune_setting.amount=0.4",
     output_key=None,
 ))

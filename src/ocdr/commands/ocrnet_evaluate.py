@@ -1,10 +1,15 @@
 """``ocdr ocrnet evaluate``: exact, case-insensitive and MMOCR-style accuracy, CER, WER and 1-NED,
-for greedy and (CTC) beam-search decoding side by side, with the worst samples listed."""
+for greedy and (CTC) beam-search decoding side by side, with the worst samples listed.
+
+The summary states what was scored: ``evaluated`` samples, ``skipped`` ones by reason (bad records
+left out when the data was checked, labels too long or outside the character list, records that
+failed while reading) and the ``total`` the sources hold; evaluated + skipped = total."""
 from __future__ import annotations
 
 import copy
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -26,7 +31,7 @@ _COLUMNS = ("accuracy", "accuracy_case_insensitive", "accuracy_alnum_case_insens
 def evaluate_recognizer(spec: OcrnetSpec) -> dict:
     ev = spec.evaluate
     sources = ev.test_dataset_dir or spec.dataset.val_dataset_dir
-    ensure_data(spec)
+    ensure_data(spec, list(sources))  # only the data it reads, and only default folders: never a hidden synth run
     model, record, charset = load_recognizer(ev.checkpoint, spec.train.device)
     prediction = record["spec"]["model"]["prediction"]
     model_spec = _with_model_of(spec, record)
@@ -36,22 +41,44 @@ def evaluate_recognizer(spec: OcrnetSpec) -> dict:
     use_beam = head_class(prediction) is CTCHead and ev.decoding == "beam"  # beam search is CTC's
     if use_beam:
         decoders["beam"] = RecognitionMetric()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        for batch in loader:
-            out = model(batch["images"].to(device))
-            decoders["greedy"].update([t for t, _ in decode_batch(out, charset, prediction)], batch["labels"])
-            if use_beam:
-                probs = out["probs"].float().cpu().numpy()
-                decoders["beam"].update([ctc_beam_search(p, charset, ev.beam_width)[0] for p in probs], batch["labels"])
+    skipped = _score(model, loader, decoders, charset, prediction, ev.beam_width)
     table = {name: m.compute() for name, m in decoders.items()}
     _print_table(table)
-    result = {"samples": len(dataset), "dropped": dict(dataset.dropped), "checkpoint": ev.checkpoint,
+    counts = _counts(decoders["greedy"], dataset, skipped)
+    log.info("evaluated %d of %d samples; skipped: %s", counts["evaluated"], counts["total"], counts["skipped"] or "none")
+    result = {**counts, "samples": counts["evaluated"], "dropped": dict(dataset.dropped), "checkpoint": ev.checkpoint,
               "metrics": table, "worst": decoders["greedy"].worst(ev.num_worst)}
     out_dir = Path(ev.results_dir)
     atomic_write_text(out_dir / "metrics.json", json.dumps(result, indent=2, ensure_ascii=False))
-    return {"samples": len(dataset), **{f"{name}/{k}": round(v[k], 4) for name, v in table.items() for k in _COLUMNS},
+    return {**counts, "samples": counts["evaluated"],
+            **{f"{name}/{k}": round(v[k], 4) for name, v in table.items() for k in _COLUMNS},
             "report": str(out_dir / "metrics.json")}
+
+
+def _score(model, loader, decoders: dict, charset, prediction: str, beam_width: int) -> Counter:
+    """Feed every batch to the decoders; returns the samples that failed while reading, by reason."""
+    device = next(model.parameters()).device
+    skipped: Counter = Counter()
+    with torch.no_grad():
+        for batch in loader:
+            skipped.update(batch["skipped"])
+            if batch["images"] is None:  # every sample of the batch failed to read
+                continue
+            out = model(batch["images"].to(device))
+            decoders["greedy"].update([t for t, _ in decode_batch(out, charset, prediction)], batch["labels"])
+            if "beam" in decoders:
+                probs = out["probs"].float().cpu().numpy()
+                decoders["beam"].update([ctc_beam_search(p, charset, beam_width)[0] for p in probs], batch["labels"])
+    return skipped
+
+
+def _counts(metric: RecognitionMetric, dataset, read_failures: Counter) -> dict:
+    """evaluated / skipped {reason: count} / total; a mismatch would mean a sample counted twice or lost."""
+    skipped = dataset.skipped + read_failures
+    evaluated, total = len(metric.samples), dataset.total
+    if evaluated + sum(skipped.values()) != total:
+        raise RuntimeError(f"sample accounting is off: {evaluated} evaluated + {dict(skipped)} skipped != {total}")
+    return {"evaluated": evaluated, "skipped": dict(sorted(skipped.items())), "total": total}
 
 
 def _with_model_of(spec: OcrnetSpec, record: dict) -> OcrnetSpec:

@@ -14,10 +14,12 @@ class DemoSpec:
     num_pages: int = field(default=120, metadata={"help": "synthetic pages to generate (80% train, 20% held out)"})
     seed: int = field(default=0, metadata={"help": "random seed of the data"})
     minutes: float = field(default=10.0, metadata={"help": "CPU minutes for the two trainings together (more: better models)"})
-    det_backbone: str = field(default="resnet18", metadata={"help": "detector backbone (model.backbone of ocdnet)"})
+    det_backbone: str = field(default="auto", metadata={"help": "detector backbone (model.backbone of ocdnet; auto: "
+                                                                "PP-OCRv4's when starting from it, else resnet18)"})
     det_epochs: int = field(default=12, metadata={"help": "detector LR schedule length (the time budget may stop sooner)"})
     det_crop: int = field(default=320, metadata={"help": "detector training crop (multiple of 32)"})
-    rec_backbone: str = field(default="small", metadata={"help": "recognizer backbone (model.backbone of ocrnet)"})
+    rec_backbone: str = field(default="auto", metadata={"help": "recognizer backbone (model.backbone of ocrnet; auto: "
+                                                                "PP-OCRv4's when starting from it, else small)"})
     rec_epochs: int = field(default=15, metadata={"help": "recognizer LR schedule length"})
     pretrained: str = field(default="auto", metadata={"help": "auto: start both models from PP-OCRv4 (imported from the "
                                                          "rapidocr-onnxruntime wheel) when it is installed | ppocr-v4 | none (from scratch)"})

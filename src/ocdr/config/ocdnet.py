@@ -11,9 +11,10 @@ from typing import Optional
 from ocdr.config.augment import DetAugSpec
 from ocdr.errors import ConfigError
 from ocdr.config.pipeline import BACKEND_HELP, PostProcessOverrides, validate_backend
-from ocdr.config.train import OptimSpec, TrainSpec
+from ocdr.config.tao import OCDNET
+from ocdr.config.train import ROOT_RESULTS_HELP, OptimSpec, TrainSpec, follow_results_dir
 
-__all__ = ["OcdnetSpec", "BACKBONES", "model_name_for"]
+__all__ = ["OcdnetSpec", "BACKBONES", "AUTO_BACKBONE", "model_name_for"]
 
 # TAO's backbone names -> registered builders.
 BACKBONES = {
@@ -24,7 +25,12 @@ BACKBONES = {
 }
 
 
+AUTO_BACKBONE = "resnet18"   # what model.backbone=auto builds when no pretrained checkpoint says otherwise
+
+
 def model_name_for(backbone: str) -> str:
+    if backbone == "auto":
+        backbone = AUTO_BACKBONE
     if backbone not in BACKBONES:
         raise ConfigError(f"model.backbone: '{backbone}' is not one of {', '.join(BACKBONES)}")
     return BACKBONES[backbone]
@@ -32,7 +38,9 @@ def model_name_for(backbone: str) -> str:
 
 @dataclass
 class DetModelSpec:
-    backbone: str = field(default="resnet18", metadata={"help": "resnet18 | resnet50 | deformable_resnet18 | deformable_resnet50 | tiny | ppocr_v4"})
+    backbone: str = field(default="auto", metadata={"help": "auto (the pretrained checkpoint's architecture, resnet18 "
+                                                            "without one) | resnet18 | resnet50 | deformable_resnet18 | "
+                                                            "deformable_resnet50 | tiny | ppocr_v4"})
     pretrained_model_path: str = field(default="", metadata={"help": "checkpoint to start from (matching tensors are copied), or ppocr-v4-det"})
     load_pruned_graph: bool = field(default=False, metadata={"help": "start from the pruned model in pruned_graph_path (its shapes and weights)"})
     pruned_graph_path: str = field(default="", metadata={"help": "output of ocdr ocdnet prune"})
@@ -97,10 +105,13 @@ class DetPruneSpec:
     p: float = field(default=2.0, metadata={"help": "norm of the filter importance (2: L2 magnitude)"})
     round_to: int = field(default=8, metadata={"help": "kept channels are a multiple of this"})
     results_dir: str = field(default="runs/ocdnet/prune", metadata={"help": "where pruned_<ratio>.pth is written"})
+    measure_size: int = field(default=640, metadata={"help": "parameters, GFLOPs and latency are measured on a "
+                                                             "measure_size x measure_size input (multiple of 32)"})
 
 
 @dataclass
 class OcdnetSpec:
+    results_dir: str = field(default="", metadata={"help": ROOT_RESULTS_HELP})
     model: DetModelSpec = field(default_factory=DetModelSpec)
     dataset: DetDatasetSpec = field(default_factory=DetDatasetSpec)
     train: TrainSpec = field(default_factory=lambda: TrainSpec(
@@ -113,6 +124,9 @@ class OcdnetSpec:
     export: DetExportSpec = field(default_factory=DetExportSpec)
     prune: DetPruneSpec = field(default_factory=DetPruneSpec)
 
+    def derive_defaults(self, explicit: set[str]) -> None:
+        follow_results_dir(self, explicit, "ocdnet.onnx")
+
     def validate(self) -> None:
         model_name_for(self.model.backbone)
         self.train.validate()
@@ -123,5 +137,10 @@ class OcdnetSpec:
             raise ConfigError("model.load_pruned_graph=true needs model.pruned_graph_path")
         if not 0 <= self.prune.ch_sparsity < 1:
             raise ConfigError(f"prune.ch_sparsity must be in [0, 1), got {self.prune.ch_sparsity}")
+        if self.prune.measure_size < 32 or self.prune.measure_size % 32:
+            raise ConfigError(f"prune.measure_size must be a positive multiple of 32, got {self.prune.measure_size}")
         if self.inference.tile_size % 32 or (self.inference.long_side or 0) % 32 or (self.evaluate.long_side or 0) % 32:
             raise ConfigError("inference.tile_size and inference.long_side must be multiples of 32")
+
+
+OcdnetSpec.tao_layout = OCDNET   # a TAO spec file loads as it is (ocdr.config.tao)

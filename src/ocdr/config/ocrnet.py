@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from ocdr.config.pipeline import BACKEND_HELP, validate_backend
 from ocdr.config.augment import RecAugSpec
 from ocdr.errors import ConfigError
-from ocdr.config.train import OptimSpec, TrainSpec
+from ocdr.config.tao import OCRNET
+from ocdr.config.train import ROOT_RESULTS_HELP, OptimSpec, TrainSpec, follow_results_dir
 
-__all__ = ["OcrnetSpec", "recognizer_name"]
+__all__ = ["OcrnetSpec", "AUTO_BACKBONE", "recognizer_name"]
 
 # (model.backbone, model.prediction) -> registered builder
 _BUILDERS = {("ResNet", "CTC"): "crnn_resnet", ("ResNet", "Attn"): "attn_resnet", ("small", "CTC"): "crnn_small",
@@ -16,8 +17,11 @@ _BUILDERS = {("ResNet", "CTC"): "crnn_resnet", ("ResNet", "Attn"): "attn_resnet"
              ("PPOCRv4", "CTC"): "ppocr_rec"}
 
 
+AUTO_BACKBONE = "ResNet"   # what model.backbone=auto builds when no pretrained checkpoint says otherwise
+
+
 def recognizer_name(backbone: str, prediction: str) -> str:
-    key = (backbone, prediction)
+    key = (AUTO_BACKBONE if backbone == "auto" else backbone, prediction)
     if key not in _BUILDERS:
         known = ", ".join(f"{b}+{p}" for b, p in _BUILDERS)
         raise ConfigError(f"model.backbone={backbone} with model.prediction={prediction} is not available; known: {known}")
@@ -28,7 +32,8 @@ def recognizer_name(backbone: str, prediction: str) -> str:
 class RecModelSpec:
     TPS: bool = field(default=False, metadata={"help": "thin-plate-spline rectification before the backbone"})
     num_fiducial: int = field(default=20, metadata={"help": "TPS fiducial points"})
-    backbone: str = field(default="ResNet", metadata={"help": "ResNet | small | ViT | tiny | PPOCRv4 (imported, 3 x 48 x 320)"})
+    backbone: str = field(default="auto", metadata={"help": "auto (the pretrained checkpoint's, ResNet without one) | "
+                                                            "ResNet | small | ViT | tiny | PPOCRv4 (imported, 3 x 48 x 320)"})
     sequence: str = field(default="BiLSTM", metadata={"help": "BiLSTM (the sequence model)"})
     prediction: str = field(default="CTC", metadata={"help": "CTC | Attn"})
     hidden_size: int = field(default=256, metadata={"help": "BiLSTM hidden size"})
@@ -42,6 +47,8 @@ class RecModelSpec:
                                                                  "between input_height and input_width), batched by similar width: "
                                                                  "narrow words cost narrow convolutions"})
     pretrained_model_path: str = field(default="", metadata={"help": "start from this checkpoint (head surgery when the character list differs), or ppocr-v4-rec"})
+    pruned_graph_path: str = field(default="", metadata={"help": "start from this output of ocdr ocrnet prune: its shapes, "
+                                                                 "weights, character list and input size (TAO's key)"})
 
 
 @dataclass
@@ -88,7 +95,39 @@ class RecExportSpec:
 
 
 @dataclass
+class RecPruneSettingSpec:
+    mode: str = field(default="amount", metadata={"help": "amount: remove that fraction of each prunable group's channels | "
+                                                          "threshold: remove those whose norm is below threshold x the group's largest"})
+    amount: float = field(default=0.4, metadata={"help": "mode=amount: fraction of channels removed, in [0, 1)"})
+    threshold: float = field(default=0.1, metadata={"help": "mode=threshold: relative norm below which a channel goes, in [0, 1]"})
+    granularity: int = field(default=8, metadata={"help": "kept channels per group are a multiple of this"})
+    raw_prune_score: str = field(default="L1", metadata={"help": "channel importance: L1 | L2 norm of its weights"})
+
+
+@dataclass
+class RecPruneSpec:
+    checkpoint: str = field(default="runs/ocrnet/train/model_final.pth", metadata={"help": "recognizer to prune"})
+    results_dir: str = field(default="runs/ocrnet/prune", metadata={"help": "where the pruned model is written"})
+    pruned_file: str = field(default="", metadata={"help": "pruned model file (empty: results_dir/pruned_<amount or threshold>.pth)"})
+    prune_setting: RecPruneSettingSpec = field(default_factory=RecPruneSettingSpec)
+
+    def validate(self) -> None:
+        s = self.prune_setting
+        if s.mode not in ("amount", "threshold"):
+            raise ConfigError(f"prune.prune_setting.mode: '{s.mode}' is not one of amount, threshold")
+        if not 0 <= s.amount < 1:
+            raise ConfigError(f"prune.prune_setting.amount must be in [0, 1), got {s.amount}")
+        if not 0 <= s.threshold <= 1:
+            raise ConfigError(f"prune.prune_setting.threshold must be in [0, 1], got {s.threshold}")
+        if s.granularity < 1:
+            raise ConfigError(f"prune.prune_setting.granularity must be >= 1, got {s.granularity}")
+        if s.raw_prune_score not in ("L1", "L2"):
+            raise ConfigError(f"prune.prune_setting.raw_prune_score: '{s.raw_prune_score}' is not one of L1, L2")
+
+
+@dataclass
 class OcrnetSpec:
+    results_dir: str = field(default="", metadata={"help": ROOT_RESULTS_HELP})
     model: RecModelSpec = field(default_factory=RecModelSpec)
     dataset: RecDatasetSpec = field(default_factory=RecDatasetSpec)
     train: TrainSpec = field(default_factory=lambda: TrainSpec(
@@ -97,6 +136,10 @@ class OcrnetSpec:
     evaluate: RecEvaluateSpec = field(default_factory=RecEvaluateSpec)
     inference: RecInferenceSpec = field(default_factory=RecInferenceSpec)
     export: RecExportSpec = field(default_factory=RecExportSpec)
+    prune: RecPruneSpec = field(default_factory=RecPruneSpec)
+
+    def derive_defaults(self, explicit: set[str]) -> None:
+        follow_results_dir(self, explicit, "ocrnet.onnx")
 
     def validate(self) -> None:
         recognizer_name(self.model.backbone, self.model.prediction)
@@ -113,3 +156,7 @@ class OcrnetSpec:
         if self.evaluate.decoding not in ("greedy", "beam"):
             raise ConfigError(f"evaluate.decoding: '{self.evaluate.decoding}' is not one of greedy, beam")
         validate_backend(self.inference.backend)
+        self.prune.validate()
+
+
+OcrnetSpec.tao_layout = OCRNET   # a TAO spec file loads as it is (ocdr.config.tao)

@@ -87,11 +87,16 @@ class PipelineSpec(PipelineModelsSpec):
     results_dir: str = field(default="runs/pipeline", metadata={"help": "<stem>.json, <stem>_ocr.jpg and results.json"})
     batch_size: int = field(default=4, metadata={"help": "images per detector call; their crops are recognised together"})
     draw: bool = field(default=True, metadata={"help": "write <stem>_ocr.jpg: boxes on the image, the text beside it"})
+    max_pixels: Optional[int] = field(default=None, metadata={"help": "larger images (width x height, read from the "
+                                                                       "header) fail before decoding; null: "
+                                                                       "$OCDR_MAX_PIXELS, else 100000000"})
 
     def validate(self) -> None:
         super().validate()
         if self.batch_size < 1:
             raise ConfigError("batch_size must be at least 1")
+        if self.max_pixels is not None and self.max_pixels < 1:
+            raise ConfigError(f"max_pixels must be positive, got {self.max_pixels}")
 
 
 def validate_backend(backend: str) -> None:

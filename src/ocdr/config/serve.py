@@ -19,11 +19,18 @@ class ServeSpec(PipelineModelsSpec):
     timeout_s: float = field(default=60.0, metadata={"help": "a request waiting longer gets 504"})
     max_batch: int = field(default=8, metadata={"help": "images recognised in one pipeline call"})
     batch_wait_ms: float = field(default=10.0, metadata={"help": "how long a request waits for others to batch with"})
+    read_timeout_s: float = field(default=30.0, metadata={
+        "help": "longest a client may take to send a request's headers or its whole body (408 / closed above)"})
+    keep_alive_s: int = field(default=5, metadata={"help": "an idle kept-alive connection is closed after this"})
+    decode_workers: int = field(default=2, metadata={
+        "help": "threads decoding uploads (off the event loop); more uploads wait their turn"})
 
     def validate(self) -> None:
         super().validate()
-        if self.max_upload_mb <= 0 or self.max_pixels <= 0 or self.timeout_s <= 0:
-            raise ConfigError("max_upload_mb, max_pixels and timeout_s must be positive")
+        if min(self.max_upload_mb, self.max_pixels, self.timeout_s, self.read_timeout_s, self.keep_alive_s) <= 0:
+            raise ConfigError("max_upload_mb, max_pixels, timeout_s, read_timeout_s and keep_alive_s must be positive")
+        if self.decode_workers < 1:
+            raise ConfigError(f"decode_workers must be >= 1, got {self.decode_workers}")
         if self.max_batch < 1 or self.batch_wait_ms < 0:
             raise ConfigError("max_batch must be >= 1 and batch_wait_ms >= 0")
         if not 0 < self.port < 65536:

@@ -5,7 +5,10 @@ from dataclasses import dataclass, field
 
 from ocdr.errors import ConfigError
 
-__all__ = ["OptimSpec", "TrainSpec"]
+__all__ = ["OptimSpec", "TrainSpec", "follow_results_dir", "ROOT_RESULTS_HELP"]
+
+ROOT_RESULTS_HELP = ("TAO's top-level results_dir: when set, each task writes under it (train/, evaluate/, "
+                     "inference/, export/, prune/) unless its own results_dir is given")
 
 _OPTIMIZERS = ("adam", "adamw", "sgd", "adadelta")
 _SCHEDULERS = ("poly", "multistep", "cosine", "plateau", "none")
@@ -76,3 +79,23 @@ class TrainSpec:
             raise ConfigError(f"train.device: '{self.device}' is not one of auto, cpu, cuda")
         if self.precision not in ("32", "16-mixed", "bf16-mixed", "64"):
             raise ConfigError(f"train.precision: '{self.precision}' is not one of 32, 16-mixed, bf16-mixed")
+
+
+def follow_results_dir(spec, explicit: set[str], onnx_name: str) -> None:
+    """TAO's defaults: every task's results live under the top-level ``results_dir``, and evaluate,
+    inference, export and prune read the model train wrote, unless the spec names them."""
+    root = spec.results_dir.rstrip("/")
+    sections = [name for name in ("evaluate", "inference", "prune") if hasattr(spec, name)]
+    if root:
+        if "train.results_dir" not in explicit:
+            spec.train.results_dir = f"{root}/train"
+        for name in sections:
+            if f"{name}.results_dir" not in explicit:
+                getattr(spec, name).results_dir = f"{root}/{name}"
+        if "export.onnx_file" not in explicit:
+            spec.export.onnx_file = f"{root}/export/{onnx_name}"
+    if root or "train.results_dir" in explicit:
+        final = f"{spec.train.results_dir.rstrip('/')}/model_final.pth"
+        for name in [*sections, "export"]:
+            if hasattr(getattr(spec, name), "checkpoint") and f"{name}.checkpoint" not in explicit:
+                getattr(spec, name).checkpoint = final

@@ -1,14 +1,22 @@
 """The detection dataset (torch): layout folders -> augmented crops + DB targets.
 
 Folders follow the detection layout ``<folder>/img/<stem>.<ext>`` + ``<folder>/gt/gt_<stem>.txt``
-(found by :func:`ocdr.data.icdar.find_pairs`). Every gt file is parsed when the dataset is
-built, so a malformed line fails (or is counted, with ``skip_bad``) before training starts,
-not in a worker process hours later.
+(found by :func:`ocdr.data.icdar.find_pairs`). Every image is checked (read far enough to catch
+truncation, see :mod:`ocdr.data.checks`) and every gt file parsed when the dataset is built, so a bad
+file fails before training or evaluation starts, with one line naming it, not in a worker process
+hours later. With ``skip_bad`` it is counted instead: ``skipped_images`` by reason (no gt, unreadable
+image or gt file, every gt line bad), with ``len(ds) + sum(skipped_images.values()) == total``, and
+``skipped_lines`` for bad gt lines of images that are kept. ``box_problems`` counts regions that
+enclose no proper area (:func:`ocdr.data.polygon.shape_defect`); they are kept.
+
+An image that fails later (changed during the run) raises, or with ``skip_bad`` comes out as
+``dict(skipped=reason, path=str)``, which :func:`det_collate` drops and counts: never another image.
 """
 from __future__ import annotations
 
 import inspect
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -16,9 +24,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ocdr.data.formats import read_icdar_gt
+from ocdr.data.checks import check_all, check_image_file, is_skipped
+from ocdr.data.formats import read_image_gt
 from ocdr.data.icdar import find_pairs
 from ocdr.data.images import read_image
+from ocdr.data.polygon import shape_defect
 from ocdr.data.transforms import DetAugSpec, augment, normalize, resize_pad_square
 from ocdr.errors import BadRecords, ConfigError, DataError
 from ocdr.data.db_targets import make_db_targets
@@ -56,8 +66,9 @@ class DetectionDataset(Dataset):
         self.train, self.image_size, self.seed, self.epoch = train, image_size, seed, 0
         self.target_cfg = _target_settings(target_cfg, shrink_ratio=shrink_ratio, min_text_size=min_text_size,
                                            thresh_min=thresh_min, thresh_max=thresh_max)
-        self.bad = BadRecords(skip=skip_bad)
-        self.num_corrupt = 0
+        self.bad = BadRecords(skip=skip_bad)  # images left out
+        self.bad_lines = BadRecords(skip=skip_bad)  # gt lines left out of images that are kept
+        self.box_problems: Counter = Counter()
         self.gt_folder = gt_folder
         self.folder_sizes: list[int] = []  # images per root, for weighted mixing
         self.samples = self._read_folders([Path(r) / split if split else Path(r) for r in roots])
@@ -68,18 +79,45 @@ class DetectionDataset(Dataset):
             if not folder.is_dir():
                 raise DataError(folder, "dataset folder not found")
             before = len(samples)
-            for image_path, gt_path in find_pairs(folder, self.bad, self.gt_folder):
-                regions = read_icdar_gt(gt_path, self.bad)
+            pairs = find_pairs(folder, self.bad, self.gt_folder)
+            for (image_path, gt_path), checked in check_all(pairs, lambda pair: check_image_file(pair[0])):
+                if isinstance(checked, DataError):
+                    self.bad.bad(checked, "unreadable image")
+                    continue
+                regions = read_image_gt(gt_path, self.bad, self.bad_lines)
+                if regions is None:
+                    continue
+                self.box_problems.update(filter(None, (shape_defect(r.points) for r in regions)))
                 samples.append((image_path, [r.points for r in regions], [r.ignore for r in regions]))
             self.folder_sizes.append(len(samples) - before)
         if not samples:
-            raise DataError(folders[0] if folders else None, "no images with ground truth")
+            where = folders[0] if folders else None
+            raise DataError(where, f"no usable images (skipped: {self.bad.summary()})" if self.bad.total
+                            else "no images with ground truth")
+        if self.bad.total or self.bad_lines.total:
+            log.warning("left out %d of %d images %s and %d gt lines %s", self.bad.total, self.bad.total + len(samples),
+                        self.bad.summary(), self.bad_lines.total, self.bad_lines.summary())
         return samples
 
     @property
-    def skipped(self) -> dict[str, int]:
-        """Records skipped with ``skip_bad``, by reason (images without gt, malformed gt lines)."""
+    def skipped_images(self) -> dict[str, int]:
+        """Images left out with ``skip_bad``, by reason."""
         return self.bad.summary()
+
+    @property
+    def skipped_lines(self) -> dict[str, int]:
+        """Bad gt lines left out of images that are kept, by reason."""
+        return self.bad_lines.summary()
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Everything skipped with ``skip_bad``, images and gt lines, by reason."""
+        return dict(sorted((Counter(self.bad.counts) + Counter(self.bad_lines.counts)).items()))
+
+    @property
+    def total(self) -> int:
+        """Images found, used or not."""
+        return len(self.samples) + self.bad.total
 
     def set_epoch(self, epoch: int) -> None:
         """New augmentation draws each epoch, still reproducible."""
@@ -89,17 +127,13 @@ class DetectionDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
-        # An unreadable image is replaced by the next readable one with skip_bad, else it raises.
-        for step in range(len(self)):
-            i = (index + step) % len(self)
-            try:
-                return self._item(i)
-            except DataError as exc:
-                if not self.bad.skip:
-                    raise
-                self.num_corrupt += 1
-                log.warning("skipping unreadable sample: %s", exc)
-        raise DataError(self.samples[0][0].parent, "every image is unreadable")
+        try:
+            return self._item(index)
+        except DataError as exc:
+            if not self.bad.skip:
+                raise
+            log.warning("skipped at read time: %s", exc)
+            return {"skipped": "unreadable image", "path": str(self.samples[index][0])}
 
     def _item(self, index: int) -> dict:
         path, polys, ignore = self.samples[index]
@@ -132,8 +166,15 @@ def _target_settings(target_cfg: dict | None, **defaults) -> dict:
 
 
 def det_collate(batch: list[dict]) -> dict:
-    """Stack ``images`` and each target map; every other key becomes a list, one entry per item."""
-    out = {"images": torch.stack([b["images"] for b in batch]),
+    """Stack ``images`` and each target map; every other key becomes a list, one entry per item.
+
+    Items that failed at read time are left out and counted in ``skipped`` ({reason: count}); when none is
+    left, ``images`` is None and ``path`` empty."""
+    skipped = Counter(b["skipped"] for b in batch if is_skipped(b))
+    batch = [b for b in batch if not is_skipped(b)]
+    if not batch:
+        return {"images": None, "targets": {}, "path": [], "skipped": dict(skipped)}
+    out = {"images": torch.stack([b["images"] for b in batch]), "skipped": dict(skipped),
            "targets": {k: torch.stack([b["targets"][k] for b in batch]) for k in batch[0]["targets"]}}
     for key in batch[0]:
         if key not in out:

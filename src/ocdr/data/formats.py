@@ -10,17 +10,20 @@ don't-care region; UTF-8 with or without a byte-order mark.
 The coordinates are the leading run of numeric fields, taken in pairs. Two ambiguous cases
 are settled the ICDAR 2015 way (4 points, then the transcription): a line of nothing but
 numbers is a quadrilateral whose transcription is numeric (``...,y4,1,000``), and an odd
-numeric run gives its last number to the transcription (``...,y4,12,30 apples``).
+numeric run gives its last number to the transcription (``...,y4,12,30 apples``). A coordinate
+must be finite and within ``MAX_COORDINATE`` (see :mod:`ocdr.data.polygon`).
 
 Recognition gt list (one sample per line)::
 
     relative/path/to/crop.png<TAB>label
 
-The label is everything after the first tab and may contain spaces.
+The label is everything after the first tab and may contain spaces. :func:`leaves_folder` tells
+whether a listed path climbs out of the list's folder (absolute, or ``..`` above it).
 """
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ocdr.data.polygon import is_dont_care
+from ocdr.data.polygon import MAX_COORDINATE, is_dont_care
 from ocdr.errors import BadRecords, DataError
 from ocdr.fileio import atomic_open
 
@@ -37,10 +40,12 @@ __all__ = [
     "read_text_lines",
     "parse_icdar_line",
     "read_icdar_gt",
+    "read_image_gt",
     "write_icdar_gt",
     "format_icdar_line",
     "read_gt_list",
     "write_gt_list",
+    "leaves_folder",
 ]
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -89,14 +94,20 @@ def parse_icdar_line(line: str, path: str | Path | None = None, lineno: int | No
     elif n % 2 == 1:
         # "...,y4,12,30 apples": the lone trailing number begins the transcription.
         n -= 1
-    values = []
-    for i, f in enumerate(fields[:n]):
-        if _NONFINITE.match(f):
-            raise DataError(path, f"coordinate {i + 1} is not finite: '{f.strip()}'", lineno)
-        values.append(float(f))
+    values = [_coordinate(f, i, path, lineno) for i, f in enumerate(fields[:n])]
     text = ",".join(fields[n:]).strip()
     points = np.asarray(values, dtype=np.float64).reshape(-1, 2)
     return TextRegion(points=points, text=text)
+
+
+def _coordinate(field_: str, i: int, path: str | Path | None, lineno: int | None) -> float:
+    value = float(field_)  # '1e400' parses, as inf
+    if not math.isfinite(value):
+        raise DataError(path, f"coordinate {i + 1} is not finite: '{field_.strip()}'", lineno)
+    if abs(value) > MAX_COORDINATE:
+        raise DataError(path, f"coordinate {i + 1} is out of range: '{field_.strip()[:30]}' "
+                              f"(|value| > {MAX_COORDINATE:g})", lineno)
+    return value
 
 
 def parse_poly_line(line: str, path: str | Path | None = None, lineno: int | None = None) -> TextRegion:
@@ -119,9 +130,30 @@ def read_icdar_gt(path: str | Path, bad: BadRecords | None = None) -> list[TextR
     """All regions of one gt file: ICDAR lines (``x1,y1,...,x4,y4,text``, or more points) or polygon lines
     (``id<TAB>x1,y1,...,xn,yn<TAB>text``), told apart line by line. Blank lines are ignored; bad lines raise or
     are skipped."""
-    bad = bad or BadRecords()
+    return _parse_gt_lines(read_text_lines(path), path, bad or BadRecords())
+
+
+def read_image_gt(path: str | Path, images: BadRecords, lines: BadRecords) -> list[TextRegion] | None:
+    """The regions of an image's gt file, or None when the image must be left out with it, counted in
+    ``images``: the file cannot be read (missing, not UTF-8), or it has lines and every one is bad. Bad lines
+    are counted in ``lines`` (the same tally may serve both). An image whose every box was dropped would be
+    trained, and scored, as a page without text."""
+    try:
+        raw = read_text_lines(path)
+    except DataError as exc:
+        images.bad(exc, "unreadable gt file")
+        return None
+    before = lines.total
+    regions = _parse_gt_lines(raw, path, lines)
+    if not regions and lines.total > before:
+        images.bad(DataError(path, "every gt line is bad, so its image is left out"), "image with no valid gt line")
+        return None
+    return regions
+
+
+def _parse_gt_lines(raw: list[str], path: str | Path, bad: BadRecords) -> list[TextRegion]:
     regions = []
-    for lineno, line in enumerate(read_text_lines(path), start=1):
+    for lineno, line in enumerate(raw, start=1):
         if not line.strip():
             continue
         try:
@@ -184,3 +216,13 @@ def write_gt_list(path: str | Path, samples: Sequence[tuple[str, str]]) -> Path:
                 raise ValueError(f"cannot write sample {rel!r}: tab or line break in path or label")
             fh.write(f"{rel}\t{label}\n")
     return Path(path)
+
+
+def leaves_folder(rel: str) -> bool:
+    """Whether a gt-list path, read as written, leaves the list's folder: absolute (also ``C:\\...``), or
+    climbing above it with ``..``. Symbolic links inside the folder are the user's choice and are followed."""
+    posix = rel.replace("\\", "/")
+    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
+        return True
+    norm = posixpath.normpath(posix)
+    return norm == ".." or norm.startswith("../")

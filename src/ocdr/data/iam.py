@@ -49,7 +49,7 @@ class IamSpec:
     lower: bool = field(default=False, metadata={"help": "lower-case the labels"})
     clip_boxes: bool = field(default=False, metadata={"help": "clip boxes sticking out of the form instead of skipping the word"})
     crops: bool = field(default=True, metadata={"help": "write word crops and gt_list.txt for recognition"})
-    skip_bad: bool = field(default=False, metadata={"help": "skip malformed words.txt lines (counted) instead of failing"})
+    skip_bad: bool = field(default=False, metadata={"help": "skip malformed or non-UTF-8 words.txt lines (counted) instead of failing"})
 
     def validate(self) -> None:
         for letter in self.test_letters:
@@ -118,15 +118,29 @@ def _safe_member(member: tarfile.TarInfo) -> bool:
     return member.isfile() and not p.is_absolute() and ".." not in p.parts
 
 
-def _decode_text(data: bytes, name: str) -> str:
+def _decode_text(data: bytes, name: str, bad: BadRecords) -> str:
+    """The text; with ``bad.skip`` a line that is not UTF-8 is counted and left blank (line numbers hold)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(name, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", data[: exc.start].count(b"\n") + 1) from None
+        if not bad.skip:
+            raise DataError(name, f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                            data[: exc.start].count(b"\n") + 1) from None
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    for lineno, raw in enumerate(lines, start=1):
+        try:
+            lines[lineno - 1] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.bad(DataError(name, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", lineno), "not UTF-8")
+            lines[lineno - 1] = ""
+    return "\n".join(lines)
 
 
-def read_words_txt(source: Path) -> tuple[str, str]:
-    """(text of words.txt, its name for messages) from ascii.tgz, a words.txt or a folder holding it."""
+def read_words_txt(source: Path, bad: BadRecords | None = None) -> tuple[str, str]:
+    """(text of words.txt, its name for messages) from ascii.tgz, a words.txt or a folder holding it.
+
+    Text that is not UTF-8 raises; with a skipping ``bad`` only its lines are left out, counted."""
+    bad = bad or BadRecords()
     if not source.exists():
         raise DataError(source, "not found (give ascii.tgz, words.txt or a folder holding words.txt)")
     if source.is_dir():
@@ -135,7 +149,7 @@ def read_words_txt(source: Path) -> tuple[str, str]:
             raise DataError(source, "no words.txt in this folder")
         source = found[0]
     if not tarfile.is_tarfile(source):
-        return _decode_text(source.read_bytes(), str(source)), str(source)
+        return _decode_text(source.read_bytes(), str(source), bad), str(source)
     try:
         with tarfile.open(source) as tar:
             members = [m for m in tar.getmembers() if _safe_member(m) and PurePosixPath(m.name).name == "words.txt"]
@@ -146,7 +160,7 @@ def read_words_txt(source: Path) -> tuple[str, str]:
     except _ARCHIVE_ERRORS as exc:
         raise DataError(source, f"unreadable archive ({exc})") from None
     name = f"{source}:{member.name}"
-    return _decode_text(data, name), name
+    return _decode_text(data, name, bad), name
 
 
 # --- form images -----------------------------------------------------------------------------
@@ -279,7 +293,7 @@ def convert_iam(spec: IamSpec) -> dict:
         raise OcdrError("data iam: set ascii=<ascii.tgz|words.txt> and forms=[<formsA-D.tgz>,...]")
     spec.validate()
     bad = BadRecords(skip=spec.skip_bad)
-    text, name = read_words_txt(Path(spec.ascii))
+    text, name = read_words_txt(Path(spec.ascii), bad)
     by_form: dict[str, list[IamWord]] = defaultdict(list)
     for word in parse_words(text, name, bad):
         by_form[word.form].append(word)

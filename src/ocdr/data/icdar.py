@@ -5,6 +5,12 @@ Real folders are untidy: gt files named ``gt_<stem>.txt``, ``<stem>.txt`` or ``<
 ``<out>/<split>/img/<stem>.<real ext>`` and ``<out>/<split>/gt/gt_<stem>.txt`` with 8-bit RGB
 images: the original bytes when they already are 8-bit RGB in the wanted format, else re-encoded.
 
+With ``skip_bad`` a bad gt line is left out (counted) and its image kept with the other lines; an image
+is left out, with its gt, when it is unreadable, has no gt, its gt file is unreadable (not UTF-8), or
+every line of its gt is bad: written without boxes it would teach a detector that its text is background.
+Regions that enclose no proper area (zero area, collinear, self-intersecting) are kept and counted in
+``box_problems``.
+
 Each split is built in a temporary folder beside its target and swapped in when every split is
 complete, so a failed run leaves the previous conversion untouched.
 """
@@ -14,14 +20,16 @@ import io
 import logging
 import shutil
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ocdr.data.formats import read_icdar_gt, write_icdar_gt
+from ocdr.data.formats import read_image_gt, write_icdar_gt
 from ocdr.data.images import IMAGE_EXTENSIONS, decode_image, list_images, natural_key, sniff_format, write_image
+from ocdr.data.polygon import shape_defect
 from ocdr.errors import BadRecords, ConfigError, DataError
 from ocdr.fileio import atomic_write_bytes
 
@@ -112,8 +120,20 @@ def _check_stems(pairs: list[tuple[Path, Path]], split: str) -> None:
 
 
 def _is_plain_rgb(data: bytes) -> bool:
+    """8-bit RGB as stored. PIL opens 16-bit RGB as mode RGB too (and reads it as 8 bits): only how the
+    pixels are stored tells that copying the bytes would keep 16 bits."""
     with Image.open(io.BytesIO(data)) as im:
-        return im.mode == "RGB"
+        return im.mode == "RGB" and all(_stored_8_bit(t) for t in im.tile)
+
+
+def _stored_8_bit(tile) -> bool:
+    """A tile's raw mode names 8-bit samples: not PNG's 'RGB;16B', TIFF's 'RGB;16N', nor a PPM whose
+    maximum value is above 255."""
+    args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+    raw = args[0] if args else None
+    if tile.codec_name == "ppm" and len(args) > 1 and args[1] not in (None, 255):
+        return False
+    return isinstance(raw, str) and ";16" not in raw and ";32" not in raw
 
 
 def _output_image(data: bytes, image: Path, image_format: str) -> tuple[str, np.ndarray | None, bool]:
@@ -142,7 +162,9 @@ def _convert_pair(image: Path, gt: Path, out: Path, split: str, spec: IcdarSpec,
     except DataError as exc:
         bad.bad(exc, "unreadable image")
         return
-    regions = read_icdar_gt(gt, bad)  # polygons of any point count are kept as they are
+    regions = read_image_gt(gt, bad, bad)  # polygons of any point count are kept as they are
+    if regions is None:
+        return
     target = out / "img" / f"{image.stem}{ext}"
     if rgb is None:
         atomic_write_bytes(target, data)
@@ -154,6 +176,7 @@ def _convert_pair(image: Path, gt: Path, out: Path, split: str, spec: IcdarSpec,
     stats["images"][split] += 1
     stats["regions"] += len(regions)
     stats["dont_care"] += sum(r.ignore for r in regions)
+    stats["box_problems"].update(filter(None, (shape_defect(r.points) for r in regions)))
 
 
 def _input_folders(src: Path, split: str) -> list[tuple[str, Path]]:
@@ -223,7 +246,8 @@ def convert_icdar(spec: IcdarSpec) -> dict:
     bad = BadRecords(skip=spec.skip_bad)
     jobs, orphans = _plan(src, spec, bad)
     _check_no_overlap(src, out, [s for s, _ in jobs])
-    stats = {"images": {s: 0 for s, _ in jobs}, "regions": 0, "dont_care": 0, "re_encoded": 0, "extension_fixed": 0}
+    stats = {"images": {s: 0 for s, _ in jobs}, "regions": 0, "dont_care": 0, "re_encoded": 0, "extension_fixed": 0,
+             "box_problems": Counter()}
     out.mkdir(parents=True, exist_ok=True)
     built: dict[str, Path] = {}
     try:
@@ -239,4 +263,5 @@ def convert_icdar(spec: IcdarSpec) -> dict:
     finally:
         for tmp in built.values():
             shutil.rmtree(tmp, ignore_errors=True)
+    stats["box_problems"] = dict(sorted(stats["box_problems"].items()))
     return {"output_dir": str(out), **stats, "gt_without_image": orphans, "skipped": bad.summary()}

@@ -18,11 +18,13 @@ from typing import Iterable, Iterator
 
 import lmdb
 
-from ocdr.data.formats import read_gt_list, read_text_lines
+from ocdr.data.formats import leaves_folder, read_gt_list, read_text_lines
 from ocdr.data.images import decode_image
+from ocdr.config.tao import OCRNET_CONVERT
 from ocdr.errors import BadRecords, ConfigError, DataError
 
-__all__ = ["LmdbConvertSpec", "convert_to_lmdb", "write_lmdb", "read_lmdb", "read_lmdb_labels", "lmdb_num_samples",
+__all__ = ["LmdbConvertSpec", "convert_to_lmdb", "write_lmdb", "read_lmdb", "read_lmdb_labels", "iter_lmdb_records",
+           "lmdb_num_samples",
            "open_lmdb", "release_lmdb", "image_key", "label_key", "read_gt_list_numbered"]
 
 MAP_SIZE = 1 << 40  # 1 TiB of address space, as clovaai uses; the file only grows as data is written
@@ -201,6 +203,16 @@ def read_lmdb(path: str | Path) -> Iterator[tuple[int, bytes, str]]:
             yield i, bytes(image), decode_label(txn.get(label_key(i)), path, i)
 
 
+def iter_lmdb_records(path: str | Path) -> Iterator[tuple[int, bytes | None, bytes | None]]:
+    """``(index, image bytes, raw label)`` of every record, 1-based, None where a record is missing: for
+    checking each one (a bad record is the caller's to report, not a reason to stop reading)."""
+    path = Path(path)
+    with _borrowed(path) as env, env.begin() as txn:
+        for i in range(1, _num_samples(txn, path) + 1):
+            image, label = txn.get(image_key(i)), txn.get(label_key(i))
+            yield i, None if image is None else bytes(image), None if label is None else bytes(label)
+
+
 def read_lmdb_labels(path: str | Path, bad: BadRecords | None = None) -> list[str]:
     """Every label without touching the images (statistics, label filtering)."""
     path, bad = Path(path), bad or BadRecords()
@@ -239,12 +251,19 @@ class LmdbConvertSpec:
     output_dir: str = field(default="", metadata={"help": "LMDB folder to write (data.mdb + lock.mdb)"})
     check_images: bool = field(default=True, metadata={"help": "decode every image before writing it"})
     skip_bad: bool = field(default=False, metadata={"help": "skip bad samples (counted) instead of failing"})
+    allow_outside: bool = field(default=False, metadata={"help": "read image paths that leave the gt list's folder "
+                                                                 "(absolute, or '..' above it); refused by default"})
 
 
 def _gt_list_samples(spec: LmdbConvertSpec, bad: BadRecords) -> Iterator[tuple[bytes, str]]:
     gt_path = Path(spec.gt_list)
     base = Path(spec.image_dir) if spec.image_dir else gt_path.parent
     for rel, label, lineno in read_gt_list_numbered(gt_path, bad):
+        if not spec.allow_outside and leaves_folder(rel):
+            # a list from elsewhere must not pack arbitrary files ('../../etc/passwd') into a dataset
+            bad.bad(DataError(gt_path, f"image path '{rel}' leaves {base} (absolute, or '..' above it); "
+                                       "set allow_outside=true to read it", lineno), "path outside the folder")
+            continue
         image_path = base / rel
         if not image_path.is_file():
             bad.bad(DataError(gt_path, f"image not found: {image_path}", lineno), "image not found")
@@ -277,3 +296,6 @@ def _not_empty(samples: Iterator[tuple[bytes, str]], source: str) -> Iterator[tu
         yield sample
     if n == 0:
         raise DataError(source, "no usable samples: the LMDB would be empty")
+
+
+LmdbConvertSpec.tao_layout = OCRNET_CONVERT   # reads the dataset_convert section of TAO's experiment.yaml

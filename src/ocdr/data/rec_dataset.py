@@ -1,7 +1,9 @@
 """Recognition training data: LMDB folders and gt lists, filtered and turned into tensors.
 
 Samples whose label is longer than ``max_label_length`` or cannot be encoded with the character
-list (under its unknown-character policy) are dropped when the dataset is built, and counted.
+list (under its unknown-character policy) are dropped when the dataset is built, and counted in
+``dropped``; ``skipped`` adds them to the records the sources left out, so
+``len(ds) + sum(ds.skipped.values()) == ds.total``.
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
+from ocdr.data.checks import is_skipped
 from ocdr.data.datasets import GtListDataset, LmdbDataset
-from ocdr.data.lmdb_io import read_lmdb_labels
 from ocdr.data.rec_transforms import RecAugSpec, augment_crop, to_input, to_input_paddle
 from ocdr.errors import DataError
 
@@ -27,7 +29,7 @@ def open_source(path: str | Path, skip_bad: bool = False) -> Dataset:
     names crop folders use) or ``crops/gt_list.txt``."""
     path = Path(path)
     if (path / "data.mdb").is_file():
-        return LmdbDataset(path)
+        return LmdbDataset(path, skip_bad)
     if path.is_dir():
         for candidate in (path / "gt_list.txt", path / "gt.txt", path / "crops" / "gt_list.txt"):
             if candidate.is_file():
@@ -39,10 +41,8 @@ def open_source(path: str | Path, skip_bad: bool = False) -> Dataset:
 
 
 def source_labels(ds: Dataset) -> list[str]:
-    """All labels of a source without decoding any image."""
-    if isinstance(ds, GtListDataset):
-        return [label for _, label in ds.samples]
-    return list(read_lmdb_labels(ds.source))
+    """The labels of a source's checked records, in its index order."""
+    return list(ds.labels)
 
 
 class RecognitionDataset(Dataset):
@@ -90,14 +90,25 @@ class RecognitionDataset(Dataset):
         self.epoch = epoch
 
     @property
-    def num_corrupt(self) -> int:
-        return sum(getattr(d, "num_corrupt", 0) for d in self.base.datasets)
+    def total(self) -> int:
+        """Records the sources hold, used or not."""
+        return sum(d.total for d in self.base.datasets)
+
+    @property
+    def skipped(self) -> Counter:
+        """Records not in the index, by reason: left out by the sources, or dropped for their label."""
+        out = Counter(self.dropped)
+        for d in self.base.datasets:
+            out.update(d.skipped)
+        return out
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, index: int) -> dict:
         item = self.base[self.indices[index]]
+        if is_skipped(item):
+            return item
         image = item["image"]
         if self.train:
             image = augment_crop(image, self.aug, np.random.default_rng([self.seed, self.epoch, index]))
@@ -140,7 +151,14 @@ class RecognitionDataset(Dataset):
 
 def rec_collate(batch: list[dict]) -> dict:
     """Stack crops; crops of different widths (dynamic width) are padded to the widest as their ``pad`` says:
-    0 (mid-grey after normalisation) for ``zero``, the crop's last column for ``edge``."""
+    0 (mid-grey after normalisation) for ``zero``, the crop's last column for ``edge``.
+
+    Items that failed at read time are left out and counted in ``skipped`` ({reason: count}); when none is
+    left, ``images`` is None and ``labels`` empty."""
+    skipped = Counter(b["skipped"] for b in batch if is_skipped(b))
+    batch = [b for b in batch if not is_skipped(b)]
+    if not batch:
+        return {"images": None, "labels": [], "skipped": dict(skipped)}
     width = max(b["images"].shape[-1] for b in batch)
     images = []
     for b in batch:
@@ -150,4 +168,4 @@ def rec_collate(batch: list[dict]) -> dict:
                 else img.new_zeros(*img.shape[:-1], width - img.shape[-1])
             img = torch.cat([img, fill], dim=-1)
         images.append(img)
-    return {"images": torch.stack(images), "labels": [b["label"] for b in batch]}
+    return {"images": torch.stack(images), "labels": [b["label"] for b in batch], "skipped": dict(skipped)}

@@ -3,6 +3,11 @@
 Box sizes are the sides of each region's minimum-area rectangle, the long side taken as the
 width: the short side is the text-line thickness that detector settings (``min_size``, input
 scale) depend on, whatever the text's orientation. Don't-care regions are counted, not measured.
+
+Images are checked as a training run checks them (:mod:`ocdr.data.checks`: truncation is caught),
+and images and gt lines are left out under the same rules, so the numbers describe what training
+will see. ``box_problems`` counts regions that enclose no proper area (zero area, collinear,
+self-intersecting), kept as they are.
 """
 from __future__ import annotations
 
@@ -12,12 +17,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from ocdr.data.formats import read_gt_list, read_icdar_gt
+from ocdr.data.checks import check_all, check_image_file
+from ocdr.data.formats import read_gt_list, read_image_gt
 from ocdr.data.icdar import find_pairs
 from ocdr.data.images import list_images
 from ocdr.data.lmdb_io import read_lmdb_labels
+from ocdr.data.polygon import shape_defect
 from ocdr.errors import BadRecords, ConfigError, DataError
 
 __all__ = ["StatsSpec", "dataset_stats", "detection_stats", "recognition_stats", "label_stats", "describe"]
@@ -52,26 +58,21 @@ def region_size(points: np.ndarray) -> tuple[float, float]:
     return float(max(w, h)), float(min(w, h))
 
 
-def _image_size(path: Path, bad: BadRecords) -> tuple[int, int] | None:
-    """(width, height) from the image header only: stats must stay fast on large sets."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, ValueError, SyntaxError):
-        bad.bad(DataError(path, "not a readable image"), "unreadable image")
-        return None
-
-
 def detection_stats(folder: Path, bad: BadRecords, top: int = 20) -> dict:
     pairs = find_pairs(folder, bad)
     widths, heights, labels, sizes = [], [], [], []
     regions = dont_care = 0
-    for image, gt in pairs:
-        size = _image_size(image, bad)
-        if size is None:
+    problems: Counter = Counter()
+    for (image, gt), size in check_all(pairs, lambda pair: check_image_file(pair[0])):
+        if isinstance(size, DataError):
+            bad.bad(size, "unreadable image")
+            continue
+        found = read_image_gt(gt, bad, bad)
+        if found is None:
             continue
         sizes.append(size)
-        for r in read_icdar_gt(gt, bad):
+        problems.update(filter(None, (shape_defect(r.points) for r in found)))
+        for r in found:
             regions += 1
             if r.ignore:
                 dont_care += 1
@@ -81,6 +82,7 @@ def detection_stats(folder: Path, bad: BadRecords, top: int = 20) -> dict:
             heights.append(h)
             labels.append(r.text)
     return {"kind": "detection", "images": len(sizes), "regions": regions, "dont_care": dont_care,
+            "box_problems": dict(sorted(problems.items())),
             "image_width": describe([w for w, _ in sizes]), "image_height": describe([h for _, h in sizes]),
             "box_width": describe(widths), "box_height": describe(heights), **label_stats(labels, top)}
 

@@ -12,12 +12,22 @@ JPEG), rectified through the quad, as a detector plus rectifier would give them.
 
 Pages are independent (one RNG per ``(seed, page index)``), so the files are the same for a
 seed whatever the number of worker processes.
+
+The dataset is written into a temporary folder beside ``output_dir`` and renamed onto it when complete, so
+``output_dir`` holds one whole run or nothing: a non-empty ``output_dir`` is refused (stale pages would end up
+in both splits) unless ``overwrite=true``, which replaces it whole; of two runs into the same folder at once,
+the one that finishes second fails and leaves the other's dataset as it was.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
+import shutil
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from multiprocessing import get_context
@@ -30,7 +40,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ocdr.data.charset import build_charset, write_charset
 from ocdr.data.formats import TextRegion, write_gt_list, write_icdar_gt
 from ocdr.data.polygon import order_quad
-from ocdr.errors import OcdrError
+from ocdr.errors import DataError, OcdrError
 from ocdr.fileio import atomic_write_bytes
 
 __all__ = ["SynthSpec", "generate", "render_page", "find_fonts", "load_words", "rectify_quad"]
@@ -85,6 +95,8 @@ class SynthSpec:
     min_jpeg_quality: int = field(default=60, metadata={"help": "lowest JPEG quality of a page (drawn per page)"})
     jpeg_quality: int = field(default=92, metadata={"help": "highest JPEG quality of a page"})
     workers: int = field(default=2, metadata={"help": "processes generating pages"})
+    overwrite: bool = field(default=False, metadata={"help": "replace a non-empty output_dir whole (by default it is "
+                                                             "refused: old pages would mix with the new ones)"})
 
     def validate(self) -> None:
         if self.num_pages < 1:
@@ -531,9 +543,93 @@ def _page_job(args: tuple[int, SynthSpec, list[str], list[str]]) -> tuple[str, l
     return split, samples, [r.text for r in regions]
 
 
+# Top-level entries of a dataset folder that `overwrite=true` may delete: what generate() and the CLI write.
+OWN_ENTRIES = frozenset({"train", "test", "character_list.txt", "data_synth_spec.yaml"})
+
+
 def generate(spec: SynthSpec) -> dict:
-    """Write the synthetic dataset; returns a summary."""
+    """Write the synthetic dataset into ``spec.output_dir`` (all of it, or nothing); returns a summary."""
     spec.validate()
+    out = Path(spec.output_dir)
+    _check_target(out, spec.overwrite)
+    staging = _staging_folder(out)
+    try:
+        summary = _generate_into(replace(spec, output_dir=str(staging)))
+        _publish(staging, out, spec.overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when published
+    return {**summary, "output_dir": str(out)}
+
+
+def _staging_folder(out: Path) -> Path:
+    """An empty folder beside ``out`` (same file system, so the final rename is atomic)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
+    except OSError as exc:
+        raise DataError(out.parent, f"cannot create the dataset's folder here ({exc.strerror or exc})") from None
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(staging, 0o777 & ~mask)  # mkdtemp makes 0700; the dataset should be readable like any new folder
+    return staging
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    """Refuse a folder that already holds files, unless overwriting a folder this generator wrote."""
+    try:
+        if out.exists() and not out.is_dir():
+            raise DataError(out, "output_dir exists and is not a folder")
+        entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    except OSError as exc:
+        raise DataError(out, f"cannot read output_dir ({exc.strerror or exc})") from None
+    if not entries:
+        return
+    if not overwrite:
+        raise DataError(out, "output_dir is not empty (old pages would mix with the new ones, the same page in train "
+                             "and test); pass overwrite=true to replace it whole, or choose an empty or new output_dir")
+    foreign = [name for name in entries if name not in OWN_ENTRIES]
+    if foreign:
+        raise DataError(out, f"overwrite=true would delete '{foreign[0]}', which ocdr data synth did not write; "
+                             "remove it yourself or choose another output_dir")
+
+
+def _publish(staging: Path, out: Path, overwrite: bool) -> None:
+    """Rename the finished ``staging`` folder onto ``out``. A rename succeeds onto an absent or empty folder
+    and fails onto a full one, so of two runs the second to finish finds the first's dataset and stops."""
+    if _rename_onto(staging, out):
+        return
+    if not overwrite:
+        raise DataError(out, "another run filled output_dir while this one was generating; it was left as that run "
+                             "wrote it (pass overwrite=true to replace it)")
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+    moved = _rename_onto(out, old)  # False: another overwriting run moved it away first; ours takes its place
+    try:
+        if not _rename_onto(staging, out):
+            raise DataError(out, "another run replaced output_dir at the same time; it was left as that run wrote it")
+    except DataError:
+        if moved:  # put the previous dataset back, unless something already took its place
+            with contextlib.suppress(DataError):
+                _rename_onto(old, out)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _rename_onto(src: Path, dst: Path) -> bool:
+    """``os.rename(src, dst)``; False when ``dst`` is a non-empty folder or ``src`` has gone."""
+    try:
+        os.rename(src, dst)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise DataError(dst, f"cannot move the generated dataset into place ({exc.strerror or exc})") from None
+    return True
+
+
+def _generate_into(spec: SynthSpec) -> dict:
+    """Every page, the gt lists and the character list, written under ``spec.output_dir``."""
     start = time.perf_counter()
     hand, printed = find_fonts(tuple(spec.fonts))
     if not hand and not printed:

@@ -16,6 +16,7 @@ Every write goes to a temp file in the target folder first and is renamed into p
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ import torch
 from ocdr.errors import DataError
 from ocdr.fileio import atomic_path
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "make_model_record", "read_model_record"]
+__all__ = ["FORMAT", "ALIASES", "resolve_alias", "save_checkpoint", "load_checkpoint", "make_model_record",
+           "read_model_record"]
+log = logging.getLogger("ocdr")
 
 FORMAT = "ocdr/1"
 
@@ -37,9 +40,23 @@ def save_checkpoint(obj: dict, path: str | Path) -> Path:
     return path
 
 
+# TAO's file names for the best model -> ocdr's (TAO OCRNet writes best_accuracy.pth, OCDNet model_best.pth)
+ALIASES = {"best_accuracy.pth": "model_best.pth"}
+
+
+def resolve_alias(path: str | Path) -> Path:
+    """``path``, or, when it is absent and named as TAO names its best model, ocdr's file beside it."""
+    path = Path(path)
+    alias = ALIASES.get(path.name)
+    if not path.exists() and alias and (path.parent / alias).is_file():
+        log.info("%s: not found; reading %s (ocdr's name for TAO's %s)", path, alias, path.name)
+        return path.parent / alias
+    return path
+
+
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict:
     """Load with ``weights_only=True``; a clear error for missing, corrupt or unsafe files."""
-    path = Path(path)
+    path = resolve_alias(path)
     if not path.is_file():
         raise DataError(path, "checkpoint not found")
     try:

@@ -48,7 +48,7 @@ def load_recognizer(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Mod
     """(model in eval mode, record, charset) of a recognizer file, training checkpoint or pretrained name."""
     record = read_pretrained(str(path), "recognizer")
     model = build_model(record["model"]["name"], **record["model"]["kwargs"])
-    model.load_state_dict(record["state_dict"])
+    rebuild_to(model, record["state_dict"])  # a pruned model's narrower layers come from its weights
     return model.to(resolve_device(device)).eval(), record, charset_of(record)
 
 

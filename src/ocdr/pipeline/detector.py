@@ -11,7 +11,9 @@ post-processing) are used unless a key is overridden. Backends (``backend=auto``
 - any other checkpoint, or an ``nn.Module``: PyTorch.
 
 In tiled mode the image is cut into overlapping tiles at full resolution whose probability maps are merged
-by maximum (as nvOCDR does for pages much larger than the network input).
+by maximum (as nvOCDR does for pages much larger than the network input). Tiles go to the network in groups
+of at most ``tile_batch`` and each group is merged before the next is cut, so memory stays bounded however
+long the page; a side shorter than a tile is padded to one tile, so a 60000 x 1 strip is one row of tiles.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
 from ocdr.models.runtime import onnxruntime_session
 from ocdr.models.settings import PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of, merge
 
-__all__ = ["DetectorPredictor", "Detection", "BACKENDS"]
+__all__ = ["DetectorPredictor", "Detection", "BACKENDS", "tile_starts"]
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 IMPORTED = ("ppocr_det",)
@@ -67,6 +69,26 @@ def _settings_of_session(session) -> DetectorSettings:
     return detector_settings_from_json(meta["ocdr_inference"]) if "ocdr_inference" in meta else DetectorSettings()
 
 
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles covering ``length`` (>= ``tile``) with at least ``overlap`` shared; the last tile
+    ends on the edge."""
+    step = max(tile - overlap, 32)
+    starts = list(range(0, length - tile + 1, step)) or [0]
+    if starts[-1] != length - tile:
+        starts.append(length - tile)
+    return starts
+
+
+def _check_tiles(tile_size: int, overlap: int, tile_batch: int) -> None:
+    if tile_size < 32 or tile_size % 32:
+        raise ConfigError(f"tile_size must be a positive multiple of 32, got {tile_size}")
+    if not 0 <= overlap <= tile_size // 2:
+        # more overlap than half a tile computes every pixel three times or more for nothing
+        raise ConfigError(f"tile_overlap must be between 0 and half of tile_size ({tile_size // 2}), got {overlap}")
+    if tile_batch < 1:
+        raise ConfigError(f"tile_batch must be at least 1, got {tile_batch}")
+
+
 def _open(model, backend: str, device: str):
     """(runner, settings, torch?) for a model source and a backend choice."""
     if backend not in BACKENDS:
@@ -103,7 +125,9 @@ class DetectorPredictor:
 
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto",
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
-                 tiled: bool = False, tile_size: int = 640, tile_overlap: int = 128, settings: dict | None = None):
+                 tiled: bool = False, tile_size: int = 640, tile_overlap: int = 128, settings: dict | None = None,
+                 tile_batch: int = 8):
+        _check_tiles(tile_size, tile_overlap, tile_batch)
         self._run, base, self.on_torch = _open(model, backend, device)
         self.backend = "torch" if self.on_torch else "onnxruntime"
         overrides = dict(settings or {})
@@ -115,7 +139,7 @@ class DetectorPredictor:
             overrides["postprocess"] = dict(postprocess)
         self.settings = merge(base, overrides)
         self.postprocess = self.settings.postprocess
-        self.tiled, self.tile_size, self.overlap = tiled, tile_size, tile_overlap
+        self.tiled, self.tile_size, self.overlap, self.tile_batch = tiled, tile_size, tile_overlap, tile_batch
 
     def _prepare(self, image: np.ndarray) -> np.ndarray:
         """The network's input for an RGB image (PyTorch modules take ocdr's ImageNet RGB, see settings)."""
@@ -134,22 +158,16 @@ class DetectorPredictor:
 
     def _tiled(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         h, w = image.shape[:2]
-        t, step = self.tile_size, max(self.tile_size - self.overlap, 32)
-        ph, pw = max(h, t), max(w, t)
-        ph, pw = -(-ph // 32) * 32, -(-pw // 32) * 32
+        t = self.tile_size
+        ph, pw = -(-max(h, t) // 32) * 32, -(-max(w, t) // 32) * 32  # a short side becomes one tile
         canvas = np.full((ph, pw, 3), 255, np.uint8)
         canvas[:h, :w] = image
         prob = np.zeros((ph, pw), np.float32)
-        ys = list(range(0, ph - t + 1, step)) or [0]
-        xs = list(range(0, pw - t + 1, step)) or [0]
-        if ys[-1] != ph - t:
-            ys.append(ph - t)
-        if xs[-1] != pw - t:
-            xs.append(pw - t)
-        for y in ys:
-            tiles = [self._prepare(canvas[y:y + t, x:x + t]) for x in xs]
-            out = self._run(np.stack(tiles))
-            for x, p in zip(xs, out):
+        corners = [(y, x) for y in tile_starts(ph, t, self.overlap) for x in tile_starts(pw, t, self.overlap)]
+        for k in range(0, len(corners), self.tile_batch):
+            group = corners[k:k + self.tile_batch]
+            out = self._run(np.stack([self._prepare(canvas[y:y + t, x:x + t]) for y, x in group]))
+            for (y, x), p in zip(group, out):
                 np.maximum(prob[y:y + t, x:x + t], p, out=prob[y:y + t, x:x + t])
         return prob, (h, w)
 

@@ -66,12 +66,13 @@ class Page:
                 "text": self.text}
 
 
-def to_image(item) -> np.ndarray:
-    """A path, encoded bytes, a PIL image or an array (H, W[, 3|4]) -> RGB uint8."""
+def to_image(item, max_pixels: int | None = None) -> np.ndarray:
+    """A path, encoded bytes, a PIL image or an array (H, W[, 3|4]) -> RGB uint8. Paths and bytes larger than
+    ``max_pixels`` (null: ``$OCDR_MAX_PIXELS`` or 100 million) are refused before decoding."""
     if isinstance(item, (str, Path)):
-        return read_image(item)
+        return read_image(item, max_pixels)
     if isinstance(item, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(item))
+        return decode_image(bytes(item), max_pixels=max_pixels)
     if isinstance(item, np.ndarray):
         arr = item
         if arr.ndim == 2:
@@ -112,18 +113,20 @@ class OCR:
 
     Each model runs with the inference settings it carries; ``long_side``, ``postprocess`` (a config, or a
     dict of keys), ``det_settings``/``rec_settings`` (dicts of :mod:`ocdr.models.settings` keys) and
-    ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime (see the predictors)."""
+    ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime (see the predictors).
+    ``max_pixels``: the largest image file or bytes read (null: ``$OCDR_MAX_PIXELS``, else 100 million)."""
 
     def __init__(self, detector="auto", recognizer="auto", backend: str = "auto", device: str = "auto",
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
                  tiled: bool = False, upside_down: bool = False, batch_size: int | None = None,
                  min_confidence: float | None = None, det_settings: dict | None = None,
-                 rec_settings: dict | None = None):
+                 rec_settings: dict | None = None, max_pixels: int | None = None):
         self.detector = DetectorPredictor(detector, backend, device, postprocess, long_side, tiled,
                                           settings=det_settings)
         self.recognizer = RecognizerPredictor(recognizer, backend, device, batch_size, settings=rec_settings)
         self.rectify_cfg = RectifyConfig(height=self.recognizer.settings.height)
         self.upside_down = upside_down
+        self.max_pixels = max_pixels
         self.min_confidence = self.recognizer.settings.min_confidence if min_confidence is None else min_confidence
 
     def _read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
@@ -137,7 +140,7 @@ class OCR:
         """A path, bytes, PIL image or array -> a :class:`Page`; a list of them -> a list of pages. Crops of
         every image of the call are recognised together."""
         single = not isinstance(inputs, (list, tuple))
-        images = [to_image(x) for x in ([inputs] if single else inputs)]
+        images = [to_image(x, self.max_pixels) for x in ([inputs] if single else inputs)]
         detections = self.detector(images)
         crops, where, _ = rectify_batch(images, [d.polygons for d in detections], self.rectify_cfg)
         readings = self._read(crops)

@@ -6,8 +6,8 @@ input order. Backends follow the detector's rules (``backend=auto``): ``.onnx`` 
 run on ONNX Runtime (the wheel's graph without importing torch), a checkpoint of an imported PP-OCR model
 runs its native graph on ONNX Runtime, other checkpoints run on PyTorch.
 
-Confidence (CTC) is the mean probability of the steps that emitted a character (PaddleOCR's); see
-:func:`ocdr.models.recognition.decode.ctc_decode_steps`. An exported ONNX file carries what decoding needs
+Confidence is the mean probability of the emitted characters, 0 for an empty read, for every backend and head:
+:func:`ocdr.models.recognition.decode.read_confidence`. An exported ONNX file carries what decoding needs
 in its metadata (character list, inference settings), so it runs without the checkpoint.
 """
 from __future__ import annotations

@@ -2,16 +2,21 @@
 
     <out>/ocdr_detector/config.pbtxt, 1/model.onnx     ONNX Runtime backend, dynamic batch and image size
     <out>/ocdr_recognizer/config.pbtxt, 1/model.onnx   ONNX Runtime backend, dynamic batch
-    <out>/ocdr/config.pbtxt, 1/model.py, 1/ocdr_meta.json
+    <out>/ocdr/config.pbtxt, 1/model.py, 1/ocdr_meta.json, 1/ocdr_lib/ocdr/..., 1/requirements.txt
         Python backend, nvOCDR's interface: encoded image bytes in (``input``), ``output`` (texts),
         ``boxes`` (N x 4 x 2 quadrilaterals), ``scores`` and ``json`` (the whole page as ``ocdr.OCR`` gives it)
         out. It resizes, post-processes and rectifies with ocdr's own code and calls the two ONNX models
         through Triton (BLS), so they batch across requests.
+
+ocdr's code is copied into ``ocdr_lib/`` (the running package, so the repository needs no package index and
+runs the code that exported it); ``requirements.txt`` pins the third-party packages that code imports, at
+the versions installed here, for an offline ``pip install --no-index`` into the Triton container.
 """
 from __future__ import annotations
 
 import json
 import shutil
+from importlib import metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +26,13 @@ from ocdr.fileio import atomic_write_text
 from ocdr.models.catalog import is_onnx_path, resolve_model
 from ocdr.models.runtime import onnxruntime_session
 
-__all__ = ["TritonSpec", "export_triton", "detector_config", "recognizer_config", "pipeline_config"]
+__all__ = ["TritonSpec", "export_triton", "detector_config", "recognizer_config", "pipeline_config",
+           "RUNTIME_DISTRIBUTIONS", "ship_ocdr"]
 
 DET, REC, PIPE = "ocdr_detector", "ocdr_recognizer", "ocdr"
+# What model.py imports through ocdr.pipeline, beyond the standard library (the stock Triton container has
+# only numpy of these). tests/serve/test_triton.py runs model.py with nothing else importable.
+RUNTIME_DISTRIBUTIONS = ("numpy", "opencv-python-headless", "pillow", "pyclipper", "shapely", "omegaconf", "PyYAML")
 
 
 @dataclass
@@ -91,6 +100,17 @@ def _onnx(what: str, source: str, dest: Path) -> Path:
     return dest
 
 
+def ship_ocdr(version_dir: Path) -> Path:
+    """Copy the running ocdr package into ``version_dir/ocdr_lib`` and pin its third-party imports beside it."""
+    package = Path(__file__).resolve().parents[1]
+    lib = version_dir / "ocdr_lib"
+    shutil.rmtree(lib, ignore_errors=True)
+    shutil.copytree(package, lib / "ocdr", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
+    pins = [f"{name}=={metadata.version(name)}" for name in RUNTIME_DISTRIBUTIONS]
+    atomic_write_text(version_dir / "requirements.txt", "\n".join(pins) + "\n")
+    return lib
+
+
 def export_triton(spec: TritonSpec) -> dict:
     out = Path(spec.out)
     if out.exists() and any(out.iterdir()):
@@ -118,4 +138,6 @@ def export_triton(spec: TritonSpec) -> dict:
         "detector_model": DET, "recognizer_model": REC},
         ensure_ascii=False, indent=1))
     shutil.copyfile(Path(__file__).with_name("triton_model.py"), out / PIPE / "1" / "model.py")
-    return {"repository": str(out), "models": [DET, REC, PIPE], "detector_onnx": str(det), "recognizer_onnx": str(rec)}
+    ship_ocdr(out / PIPE / "1")
+    return {"repository": str(out), "models": [DET, REC, PIPE], "detector_onnx": str(det), "recognizer_onnx": str(rec),
+            "requirements": str(out / PIPE / "1" / "requirements.txt")}

@@ -1,15 +1,25 @@
 """Triton Python-backend model ``ocdr``: encoded image bytes in; texts, boxes, scores and the page JSON out.
 
 Written into ``<repository>/ocdr/1/model.py`` by ``ocdr export triton``. Pre-processing, DB post-processing,
-rectification, decoding and line grouping are ocdr's own code (``pip install ocdr`` in the Triton
-container); the detector and recognizer run as the repository's ONNX models, called through Triton's BLS
-so that their dynamic batching applies across requests.
+rectification, decoding and line grouping are ocdr's own code, shipped beside this file in ``ocdr_lib/``
+(the very code that wrote the repository, so no package index is needed and no other ocdr version can
+answer); the third-party packages it imports are listed, pinned, in ``requirements.txt``. The detector and
+recognizer run as the repository's ONNX models, called through Triton's BLS so that their dynamic batching
+applies across requests.
 """
 import json
 import os
+import sys
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIB = os.path.join(HERE, "ocdr_lib")
+# First on the path: Triton appends this folder to sys.path after site-packages, where an installed ocdr of
+# another version would otherwise win.
+if LIB not in sys.path:
+    sys.path.insert(0, LIB)
 
 
 class _Meta:
@@ -37,12 +47,28 @@ class BlsSession:
         return [pb_utils.get_output_tensor_by_name(response, n).as_numpy() for n in names]
 
 
+def _quad(polygon):
+    """A word's four corners for ``boxes`` (N x 4 x 2): the polygon itself when it is a quadrilateral, else
+    (``postprocess.polygon=true``) its minimum-area rectangle; ``json`` keeps the full polygon."""
+    import cv2  # inside Triton, as ocdr itself (which imports it anyway)
+
+    from ocdr.data.polygon import order_quad
+
+    points = np.asarray(polygon, np.float32)
+    if points.shape == (4, 2):
+        return points
+    return order_quad(cv2.boxPoints(cv2.minAreaRect(points)))
+
+
 class TritonPythonModel:
     def initialize(self, args):
-        from ocdr.pipeline.ocr import OCR  # inside Triton: loaded when the server initializes the model
-
-        here = os.path.dirname(os.path.abspath(__file__))
-        with open(os.path.join(here, "ocdr_meta.json"), encoding="utf-8") as fh:
+        try:
+            from ocdr.pipeline.ocr import OCR  # inside Triton: loaded when the server initializes the model
+        except ImportError as exc:  # a third-party package missing from the container: say which, and where
+            raise pb_utils.TritonModelException(
+                f"the ocdr model cannot import {exc.name or exc}: install {os.path.join(HERE, 'requirements.txt')} "
+                "into Triton's Python (see the README, Triton section)") from None
+        with open(os.path.join(HERE, "ocdr_meta.json"), encoding="utf-8") as fh:
             meta = json.load(fh)
         det = BlsSession(meta["detector_model"], ["prob"], meta.get("detector_metadata"))
         rec = BlsSession(meta["recognizer_model"], ["output_id", "output_prob"], meta["recognizer_metadata"])
@@ -63,7 +89,7 @@ class TritonPythonModel:
             except (OcdrError, ValueError, IndexError) as exc:
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(str(exc))))
                 continue
-            boxes = np.array([w.polygon for w in page.words], np.float32).reshape(-1, 4, 2)
+            boxes = np.array([_quad(w.polygon) for w in page.words], np.float32).reshape(-1, 4, 2)
             outputs = [
                 pb_utils.Tensor("output", np.array([w.text.encode("utf-8") for w in page.words], dtype=np.object_)),
                 pb_utils.Tensor("boxes", boxes),

@@ -7,7 +7,8 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from ocdr.config import save_spec, spec_to_dict
-from ocdr.config.ocdnet import OcdnetSpec, model_name_for
+from ocdr.config.ocdnet import AUTO_BACKBONE, BACKBONES, DetDatasetSpec, OcdnetSpec, model_name_for
+from ocdr.errors import ConfigError
 from ocdr.data.det_dataset import DetectionDataset, det_collate
 from ocdr.data.samplers import TrainBatchSampler, source_weights
 from ocdr.data.synth import SynthSpec, generate
@@ -18,6 +19,7 @@ from ocdr.models.loading import load_detector
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
 from ocdr.train.harness import TrainTask, fit
+from ocdr.train.runs import open_run
 
 __all__ = ["DetectionTask", "train_detector", "build_detector", "ensure_data", "make_eval_dataset"]
 log = logging.getLogger("ocdr.ocdnet")
@@ -49,8 +51,11 @@ class DetectionTask(TrainTask):
 
 
 def ensure_data(paths: list[str], spec: OcdnetSpec) -> None:
-    """Generate the synthetic dataset when a default folder is missing (first run, no data)."""
-    missing = [p for p in paths if not Path(p).is_dir()]
+    """Generate the synthetic dataset when a *default* folder is missing (first run, no data). A folder the
+    user named is never generated: a missing one is the dataset's not-found error."""
+    defaults = DetDatasetSpec()
+    default_paths = {*defaults.train_data_path, *defaults.validate_data_path}
+    missing = [p for p in paths if p in default_paths and not Path(p).is_dir()]
     if not missing or not spec.dataset.synth_if_missing:
         return
     roots = {str(Path(p).parent) for p in missing}
@@ -67,25 +72,50 @@ def build_detector(spec: OcdnetSpec):
         return model.train(), record["model"]["name"], record["model"]["kwargs"]
 
     record = read_pretrained(spec.model.pretrained_model_path, "detector") if spec.model.pretrained_model_path else None
-    if record is not None and record["model"]["name"] in IMPORTED_MODELS:
-        # an imported architecture (e.g. PP-OCRv4) is defined by its checkpoint, whatever model.backbone says
-        name, kwargs = record["model"]["name"], dict(record["model"]["kwargs"])
-        model = build_model(name, **kwargs)
-        report = load_matching(model, record["state_dict"])
-        spec.model.backbone = record["spec"]["model"]["backbone"]
-        log.info("starting from %s (%s): %d tensors loaded; missing %s", spec.model.pretrained_model_path, name,
-                 len(report["loaded"]), report["missing"][:8])
-        return model, name, kwargs
+    spec.model.backbone = resolve_backbone(spec.model.backbone, spec.model.pretrained_model_path, record)
     name = model_name_for(spec.model.backbone)
-    kwargs = {"k": spec.model.k} if name in IMPORTED_MODELS else {"inner_channels": spec.model.inner_channels,
-                                                                    "k": spec.model.k}
+    if record is not None and name in IMPORTED_MODELS:
+        # an imported architecture (e.g. PP-OCRv4) is defined by its checkpoint: its graph travels with it
+        kwargs = dict(record["model"]["kwargs"])
+    else:
+        kwargs = {"k": spec.model.k} if name in IMPORTED_MODELS else {"inner_channels": spec.model.inner_channels,
+                                                                        "k": spec.model.k}
     model = build_model(name, **kwargs)
-    if record is not None:
-        report = load_matching(model, record["state_dict"])
-        log.info("pretrained %s: %d tensors loaded; missing %s; unexpected %s; mismatched %s",
-                 spec.model.pretrained_model_path, len(report["loaded"]), report["missing"][:8],
-                 report["unexpected"][:8], report["mismatched"][:8])
+    if record is None:
+        log.info("model.backbone=%s starts from random initialisation (no model.pretrained_model_path)",
+                 spec.model.backbone)
+        return model, name, kwargs
+    report = load_matching(model, record["state_dict"])
+    log.info("starting from %s (%s): %d tensors loaded; missing %s; unexpected %s; mismatched %s",
+             spec.model.pretrained_model_path, name, len(report["loaded"]), report["missing"][:8],
+             report["unexpected"][:8], report["mismatched"][:8])
     return model, name, kwargs
+
+
+def _record_backbone(record: dict) -> str:
+    backbone = ((record.get("spec") or {}).get("model") or {}).get("backbone")
+    if backbone in BACKBONES and BACKBONES[backbone] == record["model"]["name"]:
+        return backbone
+    by_name = [b for b, n in BACKBONES.items() if n == record["model"]["name"]]
+    if not by_name:
+        raise ConfigError(f"model.pretrained_model_path: {record['model']['name']} is not a detector architecture "
+                          f"({', '.join(BACKBONES)})")
+    return by_name[0]
+
+
+def resolve_backbone(backbone: str, pretrained: str, record: dict | None) -> str:
+    """model.backbone as it will be built: ``auto`` takes the checkpoint's architecture (INFO line); an explicit
+    backbone that differs from the checkpoint's is an error naming both, never a partial, silent load."""
+    if record is None:
+        return AUTO_BACKBONE if backbone == "auto" else backbone
+    theirs = _record_backbone(record)
+    if backbone == "auto":
+        log.info("model.backbone=auto: %s (the architecture of %s)", theirs, pretrained)
+        return theirs
+    if model_name_for(backbone) != model_name_for(theirs):
+        raise ConfigError(f"model.backbone={backbone} but model.pretrained_model_path={pretrained} is a {theirs} "
+                          f"checkpoint: set model.backbone={theirs} (or auto), or start from a {backbone} checkpoint")
+    return backbone
 
 
 def make_eval_dataset(paths: list[str], spec: OcdnetSpec) -> DetectionDataset:
@@ -111,8 +141,8 @@ def train_detector(spec: OcdnetSpec) -> dict:
                             **loader_kw)
     model, name, kwargs = build_detector(spec)
     task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=PostProcessConfig(**spec.postprocess.given()))
-    save_spec(spec, t.results_dir, "ocdnet_train_spec.yaml")
-
-    result = fit(task, train_loader, val_loader, t, t.results_dir)
+    with open_run(t.results_dir, t.resume_training_checkpoint_path, task.spec_dict):
+        save_spec(spec, t.results_dir, "ocdnet_train_spec.yaml")
+        result = fit(task, train_loader, val_loader, t, t.results_dir)
     result["train_images"], result["validation_images"] = len(train_ds), len(val_ds)
     return result

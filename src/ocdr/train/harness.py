@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from ocdr.errors import ConfigError
 from ocdr.models.checkpoint import load_checkpoint, make_model_record, save_checkpoint
 from ocdr.models.settings import trained_settings
 from ocdr.train.optim import build_optimizer, build_scheduler
+from ocdr.train.runs import find_resume
 
 __all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator"]
 log = logging.getLogger("ocdr.train")
@@ -65,6 +65,8 @@ class TrainTask(L.LightningModule):
         self.best_path: Path | None = None  # set by fit(): where model_best.pth goes
         self.best_metric = self.default_best_metric
         self.best: dict = {}  # {"metric", "value", "epoch", "step"} of the saved model_best.pth
+        self.deadline: float | None = None  # time.monotonic() at which train.max_minutes runs out (set by fit)
+        self._val_cut = False
 
     # -- what a task may override ------------------------------------------------------------
     def compute_loss(self, batch: dict) -> dict:
@@ -79,7 +81,9 @@ class TrainTask(L.LightningModule):
         return {"loss": counts["loss_sum"] / max(counts["batches"], 1.0)}
 
     # -- Lightning hooks ------------------------------------------------------------------------
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor | None:
+        if batch.get("images") is None:   # every sample of the batch failed to read (skip_bad): no step
+            return None
         out = self.compute_loss(batch)
         bs = len(batch["images"])
         for key, value in out.items():
@@ -90,13 +94,24 @@ class TrainTask(L.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self._val_counts = {}
+        self._val_cut = False
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            # train.max_minutes bounds validation too; the rest of this pass is skipped, its metrics unused
+            self._val_cut = True
+            return
+        if batch.get("images") is None:   # every sample failed to read (skip_bad); the collate counted them
+            return
         for key, value in self.validation_counts(batch).items():
             prev = self._val_counts.get(key, torch.zeros((), dtype=torch.float64, device=self.device))
             self._val_counts[key] = prev + float(value)
 
     def on_validation_epoch_end(self) -> None:
+        if self._val_cut:
+            log.warning("validation cut short by train.max_minutes: its metrics are not used")
+            self.trainer.should_stop = True
+            return
         keys = sorted(self._val_counts)
         if not keys:
             return
@@ -210,7 +225,7 @@ class Throughput(Callback):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.samples += len(batch["images"])
+        self.samples += 0 if batch.get("images") is None else len(batch["images"])
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._start is not None:
@@ -235,6 +250,53 @@ class Throughput(Callback):
         return self.samples / seconds if seconds > 0 else 0.0
 
 
+class TimeLimit(Callback):
+    """train.max_minutes over the whole run, validation included (Lightning's max_time does not stop a
+    validation pass); the time spent before a resume counts."""
+
+    def __init__(self, minutes: float):
+        self.seconds = minutes * 60.0
+        self.before = 0.0       # seconds spent by the runs this one resumes
+        self.start = time.monotonic()
+        self.fired = False
+
+    def elapsed(self) -> float:
+        return self.before + time.monotonic() - self.start
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.start = time.monotonic()
+        pl_module.deadline = self.start + self.seconds - self.before
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.elapsed() >= self.seconds:
+            self.fired = True
+            trainer.should_stop = True
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if pl_module._val_cut:
+            self.fired = True
+
+    def state_dict(self) -> dict:
+        return {"elapsed": self.elapsed()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.before = float(state.get("elapsed", 0.0))
+
+
+def stop_reason(trainer, spec: TrainSpec, limit: TimeLimit | None, early: EarlyStopping | None) -> str:
+    """What ended training, in the spec's own words."""
+    if limit is not None and limit.fired:
+        return f"time: train.max_minutes={spec.max_minutes:g} reached"
+    if early is not None and early.stopped_epoch:
+        return (f"early stopping: {early.monitor} did not improve for {spec.early_stopping_patience} "
+                "validations (train.early_stopping_patience)")
+    if spec.max_steps > 0 and trainer.global_step >= spec.max_steps:
+        return f"steps: train.max_steps={spec.max_steps} reached"
+    if trainer.current_epoch >= spec.num_epochs:
+        return f"epochs: train.num_epochs={spec.num_epochs} done"
+    return "interrupted"
+
+
 class EpochSetter(Callback):
     """Datasets with ``set_epoch`` get new augmentation draws each epoch (their RNG is seeded by
     epoch and index, so runs stay reproducible)."""
@@ -257,15 +319,6 @@ def resolve_accelerator(spec: TrainSpec) -> tuple[str, int]:
     return "cpu", spec.num_gpus
 
 
-def _find_resume(spec: TrainSpec, results_dir: Path) -> str | None:
-    if spec.resume_training_checkpoint_path:
-        path = Path(spec.resume_training_checkpoint_path)
-        load_checkpoint(path)  # fail now, clearly, if it is missing or unsafe
-        return str(path)
-    last = results_dir / "last.ckpt"
-    return str(last) if last.is_file() else None
-
-
 def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback],
                   use_distributed_sampler: bool = True) -> L.Trainer:
     accelerator, devices = resolve_accelerator(spec)
@@ -283,7 +336,6 @@ def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback],
     return L.Trainer(
         accelerator=accelerator, devices=devices, num_nodes=spec.num_nodes, strategy=strategy,
         precision=spec.precision, max_epochs=spec.num_epochs, max_steps=spec.max_steps,
-        max_time=timedelta(minutes=spec.max_minutes) if spec.max_minutes > 0 else None,
         check_val_every_n_epoch=spec.validation_interval, use_distributed_sampler=use_distributed_sampler, gradient_clip_val=spec.clip_grad_norm or None,
         callbacks=[ckpt, LearningRateMonitor("step"), *callbacks], logger=loggers,
         plugins=[SafeCheckpointIO()], log_every_n_steps=spec.log_every_n_steps,
@@ -305,17 +357,26 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
                           f"known: {', '.join(task.metric_names)}")
     task.best_path = results_dir / "model_best.pth"
     throughput = Throughput()
-    callbacks = [EpochSetter(), throughput, *([ema] if ema else []), *extra_callbacks]
+    limit = TimeLimit(spec.max_minutes) if spec.max_minutes > 0 else None
+    callbacks = [EpochSetter(), throughput, *([ema] if ema else []), *([limit] if limit else []), *extra_callbacks]
+    early = None
     if spec.early_stopping_patience:
-        callbacks.append(EarlyStopping(f"val/{task.best_metric}", patience=spec.early_stopping_patience,
-                                       mode="min" if lower_is_better(task.best_metric) else "max", check_finite=False))
+        # strict=False: a validation cut short by the time limit logs no metric
+        early = EarlyStopping(f"val/{task.best_metric}", patience=spec.early_stopping_patience,
+                              mode="min" if lower_is_better(task.best_metric) else "max", check_finite=False,
+                              strict=False)
+        callbacks.append(early)
     # a loader whose batch sampler shards itself over processes needs no DistributedSampler around it
     shards = getattr(getattr(train_loader, "batch_sampler", None), "shards_itself", False)
     trainer = build_trainer(spec, results_dir, callbacks, use_distributed_sampler=not shards)
-    resume = _find_resume(spec, results_dir)
+    resume = find_resume(spec.resume_training_checkpoint_path, results_dir)
     if resume:
         log.info("resuming from %s", resume)
+    started = time.monotonic()
     trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=resume)
+    reason = stop_reason(trainer, spec, limit, early)
+    log.info("training stopped by %s, after %d epochs and %d steps in %.1f minutes", reason, trainer.current_epoch,
+             trainer.global_step, (time.monotonic() - started) / 60)
     final = results_dir / "model_final.pth"
     if trainer.is_global_zero:
         state = task.model.state_dict()
@@ -326,5 +387,5 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
     return {"results_dir": str(results_dir), "model": str(final), "best": dict(task.best),
             "best_model": str(task.best_path) if task.best else None,
             "train_samples_per_second": round(throughput.rate, 2), "epochs": trainer.current_epoch,
-            "steps": trainer.global_step, "resumed_from": resume, "metrics": metrics,
+            "steps": trainer.global_step, "stopped_by": reason, "resumed_from": resume, "metrics": metrics,
             "rank": int(os.environ.get("RANK", trainer.global_rank))}

@@ -8,18 +8,22 @@ import torch
 from torch.utils.data import DataLoader
 
 from ocdr.config import save_spec, spec_to_dict
-from ocdr.config.ocrnet import OcrnetSpec, recognizer_name
+from ocdr.config.ocrnet import AUTO_BACKBONE, OcrnetSpec, RecDatasetSpec, recognizer_name
 from ocdr.data.charset import Charset, remap_rows
+from ocdr.errors import ConfigError
 from ocdr.data.rec_dataset import RecognitionDataset, rec_collate
 from ocdr.data.samplers import TrainBatchSampler, source_weights
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.recognition import RecognitionMetric
+from ocdr.models.checkpoint import read_model_record
 from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
+from ocdr.models.prune import rebuild_to
 from ocdr.models.recognition.heads import CTCHead, decode_batch, head_class
 from ocdr.models.recognition.surgery import head_surgery
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
 from ocdr.train.harness import TrainTask, fit
+from ocdr.train.runs import open_run
 
 __all__ = ["RecognitionTask", "train_recognizer", "build_recognizer", "make_targets", "load_charset"]
 log = logging.getLogger("ocdr.ocrnet")
@@ -62,10 +66,16 @@ class RecognitionTask(TrainTask):
                 "accuracy_case_insensitive": m["accuracy_case_insensitive"], "cer": m["cer"]}
 
 
-def ensure_data(spec: OcrnetSpec) -> None:
+def ensure_data(spec: OcrnetSpec, sources: list[str] | None = None) -> None:
+    """Generate the synthetic dataset when a *default* folder is missing (first run, no data). A folder the
+    user named is never generated: a missing one is the loader's not-found error. ``sources``: the folders
+    the command reads (default: training and validation data and the character list)."""
     d = spec.dataset
-    needed = [Path(p) for p in d.train_dataset_dir + d.val_dataset_dir] + [Path(d.character_list_file)]
-    missing = [p for p in needed if not p.exists()]
+    if sources is None:
+        sources = [*d.train_dataset_dir, *d.val_dataset_dir, d.character_list_file]
+    defaults = RecDatasetSpec()
+    default_paths = {*defaults.train_dataset_dir, *defaults.val_dataset_dir, defaults.character_list_file}
+    missing = [Path(p) for p in sources if p in default_paths and not Path(p).exists()]
     if not missing or not d.synth_if_missing:
         return
     # the defaults are data/synth/<split>/crops and data/synth/character_list.txt
@@ -91,14 +101,19 @@ def adapt_to_pretrained(spec: OcrnetSpec) -> dict | None:
     from the wheel's weights."""
 
     m = spec.model
+    if m.pruned_graph_path:
+        return _adopt_pruned(spec)
     if m.backbone == "PPOCRv4" and not m.pretrained_model_path:
         m.pretrained_model_path = "ppocr-v4-rec"
     if not m.pretrained_model_path:
+        m.backbone = AUTO_BACKBONE if m.backbone == "auto" else m.backbone
+        log.info("model.backbone=%s starts from random initialisation (no model.pretrained_model_path)", m.backbone)
         return None
     record = read_pretrained(m.pretrained_model_path, "recognizer")
+    m.backbone = _resolve_backbone(m.backbone, m.pretrained_model_path, record)
     if record["model"]["name"] in IMPORTED_MODELS:
         src = record["spec"]["model"]
-        for key in ("backbone", "prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "pad", "TPS"):
+        for key in ("prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "pad", "TPS"):
             value = src.get(key, "zero" if key == "pad" else getattr(m, key))  # imports older than model.pad
             if getattr(m, key) != value:
                 log.info("model.%s=%s (from the pretrained %s)", key, value, m.pretrained_model_path)
@@ -106,9 +121,56 @@ def adapt_to_pretrained(spec: OcrnetSpec) -> dict | None:
     return record
 
 
+def _resolve_backbone(backbone: str, pretrained: str, record: dict) -> str:
+    """``auto`` takes the checkpoint's backbone (INFO line); an explicit one that differs is an error naming
+    both, never a partial, silent load."""
+    theirs = ((record.get("spec") or {}).get("model") or {}).get("backbone")
+    if theirs is None:
+        return AUTO_BACKBONE if backbone == "auto" else backbone
+    if backbone == "auto":
+        log.info("model.backbone=auto: %s (the backbone of %s)", theirs, pretrained)
+        return theirs
+    if backbone != theirs:
+        raise ConfigError(f"model.backbone={backbone} but model.pretrained_model_path={pretrained} is a {theirs} "
+                          f"checkpoint: set model.backbone={theirs} (or auto), or start from a {backbone} checkpoint")
+    return backbone
+
+
+_PRUNED_KEYS = ("backbone", "prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "pad",
+                "TPS", "num_fiducial", "hidden_size")
+
+
+def _adopt_pruned(spec: OcrnetSpec) -> dict:
+    """TAO's ``model.pruned_graph_path``: the pruned model fixes the architecture and the input keys."""
+    m = spec.model
+    if m.pretrained_model_path:
+        raise ConfigError("model.pruned_graph_path and model.pretrained_model_path are both set: give one "
+                          "(the pruned model carries its weights)")
+    record = read_model_record(m.pruned_graph_path, kind="recognizer")
+    src = record["spec"]["model"]
+    for key in _PRUNED_KEYS:
+        if key in src and getattr(m, key) != src[key]:
+            log.info("model.%s=%s (from the pruned %s)", key, src[key], m.pruned_graph_path)
+            setattr(m, key, src[key])
+    return record
+
+
+def _pruned_start(spec: OcrnetSpec, charset: Charset, record: dict):
+    if record["charset"] != charset.to_list():
+        raise ConfigError(f"model.pruned_graph_path: {spec.model.pruned_graph_path} reads {len(record['charset'])} "
+                          f"characters, not the {len(charset.to_list())} of dataset.character_list_file; prune a "
+                          "model trained on this character list")
+    name, kwargs = record["model"]["name"], dict(record["model"]["kwargs"])
+    model = rebuild_to(build_model(name, **kwargs), record["state_dict"])  # the pruned widths come from its weights
+    log.info("starting from the pruned model %s", spec.model.pruned_graph_path)
+    return model.train(), name, kwargs
+
+
 def build_recognizer(spec: OcrnetSpec, charset: Charset, record: dict | None = None):
-    if record is None and spec.model.pretrained_model_path:
+    if record is None and (spec.model.pretrained_model_path or spec.model.pruned_graph_path):
         record = adapt_to_pretrained(spec)
+    if spec.model.pruned_graph_path:
+        return _pruned_start(spec, charset, record)
     name = recognizer_name(spec.model.backbone, spec.model.prediction)
     kwargs = model_kwargs(spec, charset)
     if record is not None and record["model"]["name"] == name and "graph" in record["model"]["kwargs"]:
@@ -165,8 +227,9 @@ def train_recognizer(spec: OcrnetSpec) -> dict:
     model, name, kwargs = build_recognizer(spec, charset, record)
     task = RecognitionTask(model, name, kwargs, t.optim, spec_to_dict(spec), charset.to_list(), codec=charset,
                            prediction=spec.model.prediction, max_label_length=spec.dataset.max_label_length)
-    save_spec(spec, t.results_dir, "ocrnet_train_spec.yaml")
-    result = fit(task, train_loader, val_loader, t, t.results_dir)
+    with open_run(t.results_dir, t.resume_training_checkpoint_path, task.spec_dict, task.charset):
+        save_spec(spec, t.results_dir, "ocrnet_train_spec.yaml")
+        result = fit(task, train_loader, val_loader, t, t.results_dir)
     result.update(train_samples=len(train_ds), validation_samples=len(val_ds),
                   dropped={k: v for k, v in (train_ds.dropped + val_ds.dropped).items()})
     return result

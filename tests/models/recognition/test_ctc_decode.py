@@ -15,22 +15,22 @@ CS = Charset(["a", "b"])
 
 
 def test_greedy_blank_separates_repeats():
-    """Best path a a - a collapses to "aa". confidence = 0.8 * 0.7 * 0.6 * 0.9 = 0.3024 (every step's
-    maximum, the blank's included); per-character probs: the first "a" run peaks at 0.8, the second
-    "a" is 0.9."""
+    """Best path a a - a collapses to "aa". Each character's probability is the step that emitted it (its
+    run's first): 0.8 for the first "a" (not its run's 0.7), 0.9 for the second; the blank step's 0.6 does not
+    count. confidence = (0.8 + 0.9) / 2 = 0.85."""
     probs = np.array([[0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.9, 0.0]])
     [(text, conf, char_probs)] = ctc_greedy_decode(probs, CS)
     assert text == "aa"
-    assert conf == pytest.approx(0.3024)
+    assert conf == pytest.approx(0.85)
     assert char_probs == pytest.approx([0.8, 0.9])
 
 
 def test_greedy_collapses_repeats_and_all_blank_is_empty():
-    """a a b b a -> "aba"; a path of blanks only reads "" with confidence 0.5^3 = 0.125."""
+    """a a b b a -> "aba"; a path of blanks only reads "" with confidence 0.0 (nothing was read)."""
     peak = np.eye(3) * 0.8 + 0.1  # row k: 0.9 on class k, 0.1 elsewhere
     assert ctc_greedy_decode(peak[[1, 1, 2, 2, 1]], CS)[0][0] == "aba"
-    blanks = np.tile([0.5, 0.3, 0.2], (3, 1))
-    assert ctc_greedy_decode(blanks, CS) == [("", pytest.approx(0.125), [])]
+    blanks = np.tile([0.9, 0.05, 0.05], (3, 1))
+    assert ctc_greedy_decode(blanks, CS) == [("", 0.0, [])]
 
 
 def test_greedy_batch_log_input_and_blank_last():
@@ -40,9 +40,9 @@ def test_greedy_batch_log_input_and_blank_last():
     x, y = peak[[1, 0, 2]], peak[[2, 2, 0]]
     batch = ctc_greedy_decode(np.stack([x, y]), CS)
     assert [r[0] for r in batch] == ["ab", "b"]
-    assert batch[0][1] == pytest.approx(0.9 ** 3)
+    assert batch[0][1] == pytest.approx(0.9)
     logged = ctc_greedy_decode(np.log(np.stack([x, y])), CS, log=True)
-    assert [r[0] for r in logged] == ["ab", "b"] and logged[0][1] == pytest.approx(0.9 ** 3)
+    assert [r[0] for r in logged] == ["ab", "b"] and logged[0][1] == pytest.approx(0.9)
     assert logged[1][2] == pytest.approx([0.9])
     blank_last = x[:, [1, 2, 0]]
     assert ctc_greedy_decode(blank_last, CS, blank=2)[0][0] == "ab"

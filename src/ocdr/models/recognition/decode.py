@@ -13,7 +13,7 @@ import numpy as np
 
 from ocdr.data.charset import Charset
 
-__all__ = ["ctc_greedy_decode", "ctc_beam_search", "ctc_decode_steps"]
+__all__ = ["ctc_greedy_decode", "ctc_beam_search", "ctc_decode_steps", "read_confidence"]
 
 
 def _check_classes(probs: np.ndarray, charset: Charset) -> None:
@@ -21,6 +21,20 @@ def _check_classes(probs: np.ndarray, charset: Charset) -> None:
         raise ValueError(f"the model outputs {probs.shape[-1]} classes but the character list needs "
                          f"{charset.num_classes_ctc} (blank + {len(charset)} characters"
                          f"{' + <unk>' if charset.unk_index is not None else ''})")
+
+
+def read_confidence(char_probs) -> float:
+    """The confidence of a read: the arithmetic mean of its characters' probabilities; 0.0 for an empty read.
+
+    Every recognizer output in ocdr is scored here (CTC greedy decoding, the ONNX Runtime and PyTorch
+    predictors, hence the pipeline, the service and Triton, ``ocdr ocrnet inference``; the attention head too),
+    so one ``min_confidence`` threshold means the same thing everywhere. Only the emitted characters count:
+    blank steps and the padded columns of a wide input do not, so a sure read scores near 1 whatever its length
+    or the input width. The mean (PaddleOCR's choice) rather than the product or geometric mean keeps one
+    doubtful character from sinking a long line. An empty read scores 0.0 — nothing was read with any
+    confidence — so that ``min_confidence`` drops it.
+    """
+    return float(np.mean(char_probs)) if len(char_probs) else 0.0
 
 
 def _charset_ids(classes: list[int], blank: int) -> list[int]:
@@ -35,14 +49,11 @@ def ctc_greedy_decode(probs: np.ndarray, charset: Charset, blank: int = 0,
     Each result is ``(text, confidence, char_probs)``. The path takes the most probable class at
     every step; repeats collapse and blanks go, so "a a - a" reads "aa".
 
-    ``confidence`` is the product of the per-step maximum probabilities over all T steps, blanks
-    included: the probability of the single best path, which is how TAO OCRNet (after clovaai's
-    benchmark) scores a CTC prediction. It shrinks with T even for a sure prediction, so compare
-    it only between outputs of the same model and width.
-
-    ``char_probs`` has one entry per output character: the highest per-step probability among
-    the steps of the run that emitted it (a character held over three steps is as sure as its
-    surest step).
+    ``char_probs`` has one entry per output character: the maximum probability at the step that
+    emitted it (the first step of its run; PaddleOCR's choice). ``confidence`` is
+    :func:`read_confidence` of them: their mean, 0.0 when nothing is read. (TAO OCRNet scores the
+    product over all T steps instead, blanks included: that shrinks with the input width, so a
+    correctly read line can score 0.01.)
     """
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim not in (2, 3):
@@ -52,31 +63,25 @@ def ctc_greedy_decode(probs: np.ndarray, charset: Charset, blank: int = 0,
     best = batch.argmax(axis=-1)
     top = batch.max(axis=-1)
     if log:
-        confidences = np.exp(top.sum(axis=-1))
         top = np.exp(top)
-    else:
-        confidences = top.prod(axis=-1)
-    return [_collapse(path, step_probs, float(conf), charset, blank)
-            for path, step_probs, conf in zip(best, top, confidences)]
+    return [_collapse(path, step_probs, charset, blank) for path, step_probs in zip(best, top)]
 
 
-def _collapse(path: np.ndarray, step_probs: np.ndarray, confidence: float, charset: Charset,
-              blank: int, keep: str = "max") -> tuple[str, float, list[float]]:
-    """The one CTC collapse: repeats merge, blanks go. Each character's probability is its run's highest
-    step (``keep="max"``) or the run's first step (``keep="first"``, PaddleOCR's)."""
+def _collapse(path: np.ndarray, step_probs: np.ndarray, charset: Charset,
+              blank: int) -> tuple[str, float, list[float]]:
+    """The one CTC collapse: repeats merge, blanks go; each character keeps the probability of the step that
+    emitted it (its run's first). Returns ``(text, read_confidence, char_probs)``."""
     classes: list[int] = []
     char_probs: list[float] = []
     prev = None
     for c, p in zip(path.tolist(), step_probs.tolist()):
         if c == prev:
-            if c != blank and keep == "max":
-                char_probs[-1] = max(char_probs[-1], p)
             continue
         prev = c
         if c != blank:
             classes.append(c)
             char_probs.append(p)
-    return charset.decode_ctc_ids(_charset_ids(classes, blank)), confidence, char_probs
+    return charset.decode_ctc_ids(_charset_ids(classes, blank)), read_confidence(char_probs), char_probs
 
 
 def ctc_beam_search(probs: np.ndarray, charset: Charset, beam_width: int = 10, blank: int = 0,
@@ -127,18 +132,15 @@ def ctc_beam_search(probs: np.ndarray, charset: Charset, beam_width: int = 10, b
 
 
 def ctc_decode_steps(ids: np.ndarray, probs: np.ndarray, charset: Charset) -> list[tuple[str, float]]:
-    """Best-path results from per-step argmax ``ids`` (B, T) and their probabilities (B, T): the text, and
-    as confidence the mean probability of the steps that emitted a character (the first step of each run
-    of a non-blank class), PaddleOCR's definition; 0.0 when nothing is read.
-
-    Unlike the best path's product over all T steps (``ctc_greedy_decode``'s ``confidence``), this does not
-    shrink with the input width or the padding, so one threshold (``min_confidence``) fits every crop."""
+    """Best-path ``(text, confidence)`` from per-step argmax ``ids`` (B, T) and their probabilities (B, T), the
+    form an exported model returns (``output_id``, ``output_prob``): the same collapse and the same
+    :func:`read_confidence` as :func:`ctc_greedy_decode`, whose results these equal."""
     ids = np.asarray(ids)
     probs = np.asarray(probs, np.float64)
     if ids.ndim != 2 or ids.shape != probs.shape:
         raise ValueError(f"expected ids and probs of the same (B, T) shape, got {ids.shape} and {probs.shape}")
     out = []
     for path, step_probs in zip(ids, probs):
-        text, _, char_probs = _collapse(path, step_probs, 0.0, charset, blank=0, keep="first")
-        out.append((text, float(np.mean(char_probs)) if char_probs else 0.0))
+        text, confidence, _ = _collapse(path, step_probs, charset, blank=0)
+        out.append((text, confidence))
     return out

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ocdr.data.charset import Charset
 from ocdr.errors import ConfigError
-from ocdr.models.recognition.decode import ctc_greedy_decode
+from ocdr.models.recognition.decode import ctc_greedy_decode, read_confidence
 
 __all__ = ["BidirectionalLSTM", "RecognizerHead", "CTCHead", "AttentionHead", "HEADS", "head_class", "ctc_loss", "decode_batch"]
 
@@ -165,12 +165,14 @@ class AttentionHead(RecognizerHead):
 
     @staticmethod
     def decode(probs: np.ndarray, charset: Charset) -> list[tuple[str, float]]:
-        """Greedy: the most probable class per step up to EOS; confidence the product over those steps."""
+        """Greedy: the most probable class per step up to EOS; confidence :func:`read_confidence` of the steps
+        that emitted a character (as for CTC: one threshold fits both heads)."""
         result = []
         for seq, p in zip(probs.argmax(-1), probs.max(-1)):
-            text = charset.decode_attn(seq.tolist())
-            steps = min(len(text) + 1, len(p))  # the characters and the EOS
-            result.append((text, float(p[:steps].prod())))
+            eos = np.flatnonzero(seq == charset.EOS)
+            n = int(eos[0]) if len(eos) else len(seq)
+            emitted = seq[:n] != charset.GO  # a stray GO is skipped by decode_attn too
+            result.append((charset.decode_attn(seq.tolist()), read_confidence(p[:n][emitted])))
         return result
 
 
