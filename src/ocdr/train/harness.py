@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +318,10 @@ def resolve_accelerator(spec: TrainSpec) -> tuple[str, int]:
     if use_cuda:
         return "gpu", min(spec.num_gpus, torch.cuda.device_count())
     return "cpu", spec.num_gpus
+
+
+# the results folder holds the run's lock and spec before the first checkpoint: not a sign of another run
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 
 def build_trainer(spec: TrainSpec, results_dir: Path, callbacks: list[Callback],
