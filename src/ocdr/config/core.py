@@ -33,7 +33,7 @@ log = logging.getLogger("ocdr")
 
 T = TypeVar("T")
 
-__all__ = ["load_spec", "save_spec", "spec_to_yaml", "spec_to_dict", "describe_spec"]
+__all__ = ["flat_keys", "load_spec", "save_spec", "spec_to_yaml", "spec_to_dict", "describe_spec"]
 
 
 MISSING_MARKS = ("??", "???")   # TAO's "give it on the command line" and OmegaConf's MISSING
@@ -101,12 +101,13 @@ def _read_yaml(path: Path) -> tuple[dict, dict[str, int]]:
     return data, _key_lines(text)
 
 
-def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+def flat_keys(data: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and empty dicts are leaves."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            out.update(_flatten(value, path + "."))
+            out.update(flat_keys(value, path + "."))
         else:
             out[path] = value
     return out
@@ -137,7 +138,7 @@ def _cli_layer(overrides: list[str]) -> _Layer:
         data = OmegaConf.to_container(OmegaConf.from_dotlist(overrides), resolve=False)
     except OmegaConfBaseException as exc:
         raise _explain(exc, None, "command line") from None
-    return _Layer("command line", _flatten(data))
+    return _Layer("command line", flat_keys(data))
 
 
 def _put(cfg: DictConfig, key: str, value: Any, layer: _Layer) -> None:
@@ -271,7 +272,7 @@ def load_spec(schema: type[T], path: str | Path | None = None, overrides: Iterab
     if path is not None:
         data, lines = _read_yaml(Path(path))
         file_sections = {k for k, v in data.items() if isinstance(v, dict)}
-        layers.append(_Layer(str(path), _flatten(data), lines))
+        layers.append(_Layer(str(path), flat_keys(data), lines))
     layers.append(_cli_layer(list(overrides)))
     missing = _resolve(schema, layers)
     _check_missing(missing, layers, sections, file_sections)

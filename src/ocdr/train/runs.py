@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from ocdr.config.core import flat_keys
 from ocdr.errors import ConfigError, DataError
 from ocdr.models.checkpoint import load_checkpoint
 
@@ -24,16 +25,6 @@ LOCK_NAME = ".ocdr_train.lock"
 # would either fail deep inside Lightning or, for the learning rate, be silently replaced by the restored one
 _MUST_MATCH = ("model.", "train.optim.", "train.batch_size", "train.precision")
 _MAY_DIFFER = ("model.pretrained_model_path",)   # only read when a run starts
-
-
-def _flat(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _alive(pid: int) -> bool:
@@ -109,7 +100,7 @@ def find_resume(resume_path: str, results_dir: Path) -> str | None:
 
 def resume_conflicts(saved: dict, spec: dict, saved_charset, charset) -> list[str]:
     """The keys where the run being resumed and this spec disagree (``key (checkpoint: a, spec: b)``)."""
-    ours, theirs = _flat(spec), _flat(saved)
+    ours, theirs = flat_keys(spec), flat_keys(saved)
     out = []
     for key in sorted(set(ours) | set(theirs)):
         if not key.startswith(_MUST_MATCH) or key in _MAY_DIFFER:
