@@ -71,6 +71,17 @@ def test_two_runs_into_one_results_dir_are_refused(tmp_path):
     assert not (tmp_path / LOCK_NAME).exists()
 
 
+def test_a_missing_or_unsafe_resume_checkpoint_is_named_before_training(tmp_path):
+    with pytest.raises(DataError, match=r"nope\.ckpt: checkpoint not found"):
+        with open_run(tmp_path / "run", str(tmp_path / "nope.ckpt"), {}):
+            pass
+    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match=r"bad\.ckpt: not a loadable checkpoint \(weights only\)"):
+        with open_run(tmp_path / "run", str(tmp_path / "bad.ckpt"), {}):
+            pass
+    assert not (tmp_path / "run" / LOCK_NAME).exists()  # the lock is released on the error
+
+
 def test_temp_files_of_a_killed_write_are_removed_at_the_next_start(tmp_path):
     (tmp_path / ".last.ckpt.abc123.tmp").write_bytes(b"half a checkpoint")
     (tmp_path / ".model_final.pth.x.tmp").write_bytes(b"")

@@ -113,6 +113,32 @@ def test_fine_tune_from_the_imported_ppocr_recognizer(trained):
                  f"evaluate.results_dir={root / 'eval_pp'}"]) == 0
 
 
+def test_frozen_stages_keep_the_imported_weights_and_the_rest_trains(trained):
+    """``model.frozen_stages=3`` on ppocr-v4-rec: after a step at a large learning rate, the first three
+    stages' weights are still the import's, and the later ones moved."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="rapidocr-onnxruntime not installed (make test installs it)")
+    from ocdr.models.freeze import stage_parameters
+    from ocdr.models.imported.pretrained import import_record
+    from ocdr.models.registry import build_model
+
+    root, common = trained
+    run = root / "run_frozen"
+    assert main(["ocrnet", "train", *common, "train.num_epochs=1", "train.max_steps=1", "train.optim.lr=1e-2",
+                 "model.backbone=auto", "model.pretrained_model_path=ppocr-v4-rec", "model.frozen_stages=3",
+                 f"train.results_dir={run}"]) == 0
+    model = build_model("ppocr_rec")
+    ids = [{id(p) for p in stage} for stage in stage_parameters(model)]
+    key_stage = {k: next(i for i, s in enumerate(ids) if id(p) in s)
+                 for k, p in model.named_parameters() if any(id(p) in s for s in ids)}
+    source = import_record("ppocr-v4-rec")["state_dict"]
+    tuned = read_model_record(run / "model_final.pth")["state_dict"]
+    frozen = [k for k, s in key_stage.items() if s < 3]
+    later = [k for k, s in key_stage.items() if s >= 3]
+    assert frozen and later
+    assert all((tuned[k] == source[k]).all() for k in frozen)
+    assert sum(not (tuned[k] == source[k]).all() for k in later) > len(later) // 2
+
+
 def test_dynamic_width_mixed_sources_keep_the_best_and_stop_early(trained):
     root, common = trained
     run = root / "run_best"

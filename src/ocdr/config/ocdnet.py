@@ -44,6 +44,7 @@ class DetModelSpec:
     pretrained_model_path: str = field(default="", metadata={"help": "checkpoint to start from (matching tensors are copied), or ppocr-v4-det"})
     load_pruned_graph: bool = field(default=False, metadata={"help": "start from the pruned model in pruned_graph_path (its shapes and weights)"})
     pruned_graph_path: str = field(default="", metadata={"help": "output of ocdr ocdnet prune"})
+    frozen_stages: int = field(default=0, metadata={"help": "the first N backbone stages keep their pretrained weights and skip their backward pass: faster fine-tuning (MMOCR's frozen_stages; PP-OCRv4 models; 0: train everything)"})
     inner_channels: int = field(default=256, metadata={"help": "FPN channels"})
     k: float = field(default=50.0, metadata={"help": "differentiable binarization steepness"})
 

@@ -31,7 +31,7 @@ from ocdr.models.settings import trained_settings
 from ocdr.train.optim import build_optimizer, build_scheduler
 from ocdr.train.runs import find_resume
 
-__all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator"]
+__all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator", "log_frozen"]
 log = logging.getLogger("ocdr.train")
 
 
@@ -162,6 +162,14 @@ class TrainTask(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.best = dict(checkpoint.get("ocdr_best") or {})  # a resumed run keeps beating the same best
+
+
+def log_frozen(report: dict) -> None:
+    """One line saying what ``model.frozen_stages`` froze (nothing when it is 0)."""
+    if report["stages"]:
+        log.info("model.frozen_stages=%d: the first %d of %d backbone stages are frozen (%d of %d parameters)",
+                 report["stages"], report["stages"], report["of_stages"], report["frozen_parameters"],
+                 report["parameters"])
 
 
 def lower_is_better(metric: str) -> bool:

@@ -90,10 +90,8 @@ def remove_leftover_temp_files(results_dir: Path) -> int:
 
 
 def find_resume(resume_path: str, results_dir: Path) -> str | None:
-    if resume_path:
-        path = Path(resume_path)
-        load_checkpoint(path)  # fail now, clearly, if it is missing or unsafe
-        return str(path)
+    if resume_path:  # check_resume reads it (a clear error if it is missing or unsafe) before training starts
+        return str(Path(resume_path))
     last = results_dir / "last.ckpt"
     return str(last) if last.is_file() else None
 

@@ -129,6 +129,24 @@ class OnnxGraphModule(nn.Module):
         self.nodes = fuse(self.nodes, constants, set(keep) | set(self.output_names))
         return self
 
+    def stage_parameters(self) -> list[list[nn.Parameter]]:
+        """The trainable weights per stage, input side first. A stage ends at each downsampling node (a
+        convolution or pooling with a stride above 1), the way a backbone's stages are counted; a weight belongs
+        to the last stage that reads it, so freezing the first stages never freezes a weight read later."""
+        last_stage: dict[str, int] = {}
+        stage = 0
+        for op, ins, _, attrs in self.nodes:
+            if (op in ("Conv", "MaxPool", "AveragePool") or op.startswith("_Conv")) and max(attrs.get("strides", [1])) > 1:
+                stage += 1
+            for name in ins:
+                key = self._keys.get(name)
+                if key in self.weights:
+                    last_stage[key] = stage
+        stages: list[list[nn.Parameter]] = [[] for _ in range(max(last_stage.values(), default=0) + 1)]
+        for key, s in last_stage.items():
+            stages[s].append(self.weights[key])
+        return stages
+
     def _liveness(self) -> list[list[str]]:
         """For each node, the values it is the last reader of: a forward pass drops them once it has run, so it
         holds only live activations (keeping every intermediate cost gigabytes on a batch of word crops).

@@ -1,0 +1,82 @@
+"""frozen_stages on a hand-built graph: stage boundaries at downsampling, frozen weights get no gradient and
+keep their values, errors for what cannot be frozen."""
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+from ocdr.errors import ConfigError
+from ocdr.models.freeze import freeze_stages, stage_parameters
+from ocdr.models.imported.onnx_graph import OnnxGraphModule
+
+
+def _w(name: str, *shape: int) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.random.default_rng(len(name)).normal(0, 0.3, shape).astype(np.float32), name)
+
+
+def _graph() -> onnx.ModelProto:
+    # stem (stride 2) -> relu -> conv (stride 2) -> conv (stride 1) + bias "shared" also read by the stem
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "shared"], ["a"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a"], ["b"]),
+        helper.make_node("Conv", ["b", "w2"], ["c"], strides=[2, 1], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c", "w3", "shared"], ["d"], pads=[1, 1, 1, 1]),
+    ]
+    inits = [_w("w1", 4, 3, 3, 3), _w("w2", 4, 4, 3, 3), _w("w3", 4, 4, 3, 3), _w("shared", 4)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, 8, 8])],
+                              [helper.make_tensor_value_info("d", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+class _Wrapped(nn.Module):  # the imported models hold their graph as ``graph``
+    def __init__(self):
+        super().__init__()
+        self.graph = OnnxGraphModule(_graph())
+
+    def forward(self, x):
+        return self.graph(x)
+
+
+def _names(model, params) -> list[str]:
+    ids = {id(p) for p in params}
+    return sorted(n.split(".")[-1] for n, p in model.named_parameters() if id(p) in ids)
+
+
+def test_stages_end_at_each_downsampling_and_a_shared_weight_belongs_to_its_last_reader():
+    m = _Wrapped()
+    stages = stage_parameters(m)
+    # stage 0: before the stem (nothing); 1: the stem's w1 ("shared" is read again later); 2: w2, w3, shared
+    assert [_names(m, s) for s in stages] == [[], ["w1"], ["shared", "w2", "w3"]]
+
+
+def test_frozen_stages_get_no_gradient_and_keep_their_values_and_the_output():
+    m = _Wrapped()
+    x = torch.randn(2, 3, 8, 8)
+    before = m(x).detach()
+    w1 = m.graph.weight_of("w1").detach().clone()
+    report = freeze_stages(m, 2)  # stage 0 (empty) and the stem
+    assert report == {"stages": 2, "of_stages": 3, "frozen_parameters": 4 * 3 * 3 * 3,
+                      "parameters": 4 * 27 + 2 * 4 * 36 + 4}
+    out = m(x)
+    assert torch.equal(out, before)
+    opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.1)
+    out.square().mean().backward()
+    opt.step()
+    assert m.graph.weight_of("w1").grad is None
+    assert torch.equal(m.graph.weight_of("w1"), w1)
+    for name in ("w2", "w3", "shared"):
+        assert m.graph.weight_of(name).grad is not None and m.graph.weight_of(name).grad.abs().sum() > 0
+
+
+def test_zero_freezes_nothing_and_bad_counts_are_errors():
+    m = _Wrapped()
+    assert freeze_stages(m, 0)["frozen_parameters"] == 0
+    assert all(p.requires_grad for p in m.parameters())
+    with pytest.raises(ConfigError, match=r"frozen_stages=3 would freeze the whole backbone: it has 3 stages"):
+        freeze_stages(m, 3)
+    with pytest.raises(ConfigError, match="must be 0 or more"):
+        freeze_stages(m, -1)
+    with pytest.raises(ConfigError, match="Linear has no stages to freeze"):
+        freeze_stages(nn.Linear(2, 2), 1)
