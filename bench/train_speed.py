@@ -42,6 +42,9 @@ CONFIGS = {
                                                                   "model.dynamic_width=true", "train.num_workers=0"]),
     "crnn_resnet_scratch": ("ocrnet", "none (ocdr ResNet+BiLSTM+CTC, 1x32x100)", REC + ["model.backbone=ResNet"]),
     # the first stages keep their pretrained weights and skip their backward (model.frozen_stages)
+    "ppocr_rec_dynamic_inline_frozen2": ("ocrnet", "ppocr-v4-rec", REC + [
+        "model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true", "train.num_workers=0",
+        "model.frozen_stages=2"]),
     "ppocr_rec_dynamic_inline_frozen3": ("ocrnet", "ppocr-v4-rec", REC + [
         "model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true", "train.num_workers=0",
         "model.frozen_stages=3"]),
@@ -49,8 +52,8 @@ CONFIGS = {
         "model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true", "train.num_workers=0",
         "model.frozen_stages=4"]),
     "ppocr_det": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det"]),
-    "ppocr_det_frozen3": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
-                                                           "model.frozen_stages=3"]),
+    "ppocr_det_frozen2": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
+                                                           "model.frozen_stages=2"]),
     "dbnet_r18_scratch": ("ocdnet", "none (ocdr DBNet ResNet-18)", DET + ["model.backbone=resnet18"]),
 }
 

@@ -47,8 +47,8 @@ def _names(model, params) -> list[str]:
 def test_stages_end_at_each_downsampling_and_a_shared_weight_belongs_to_its_last_reader():
     m = _Wrapped()
     stages = stage_parameters(m)
-    # stage 0: before the stem (nothing); 1: the stem's w1 ("shared" is read again later); 2: w2, w3, shared
-    assert [_names(m, s) for s in stages] == [[], ["w1"], ["shared", "w2", "w3"]]
+    # the stem's w1 ("shared" is read again later), then w2, w3 and shared; nothing runs before the stem
+    assert [_names(m, s) for s in stages] == [["w1"], ["shared", "w2", "w3"]]
 
 
 def test_frozen_stages_get_no_gradient_and_keep_their_values_and_the_output():
@@ -56,8 +56,8 @@ def test_frozen_stages_get_no_gradient_and_keep_their_values_and_the_output():
     x = torch.randn(2, 3, 8, 8)
     before = m(x).detach()
     w1 = m.graph.weight_of("w1").detach().clone()
-    report = freeze_stages(m, 2)  # stage 0 (empty) and the stem
-    assert report == {"stages": 2, "of_stages": 3, "frozen_parameters": 4 * 3 * 3 * 3,
+    report = freeze_stages(m, 1)  # the stem
+    assert report == {"stages": 1, "of_stages": 2, "frozen_parameters": 4 * 3 * 3 * 3,
                       "parameters": 4 * 27 + 2 * 4 * 36 + 4}
     out = m(x)
     assert torch.equal(out, before)
@@ -74,8 +74,8 @@ def test_zero_freezes_nothing_and_bad_counts_are_errors():
     m = _Wrapped()
     assert freeze_stages(m, 0)["frozen_parameters"] == 0
     assert all(p.requires_grad for p in m.parameters())
-    with pytest.raises(ConfigError, match=r"frozen_stages=3 would freeze the whole backbone: it has 3 stages"):
-        freeze_stages(m, 3)
+    with pytest.raises(ConfigError, match=r"frozen_stages=2 would freeze the whole backbone: it has 2 stages"):
+        freeze_stages(m, 2)
     with pytest.raises(ConfigError, match="must be 0 or more"):
         freeze_stages(m, -1)
     with pytest.raises(ConfigError, match="Linear has no stages to freeze"):

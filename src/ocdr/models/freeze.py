@@ -19,8 +19,8 @@ __all__ = ["stage_parameters", "freeze_stages"]
 
 
 def stage_parameters(model: nn.Module) -> list[list[nn.Parameter]]:
-    """The backbone's parameters per stage, input side first (the imported PP-OCR graphs: stages end at each
-    downsampling node)."""
+    """The backbone's parameters per stage, input side first (the imported PP-OCR graphs: a stage starts at
+    each downsampling node, the stem's first)."""
     graph = getattr(model, "graph", None)
     if isinstance(graph, OnnxGraphModule):
         return graph.stage_parameters()

@@ -130,9 +130,10 @@ class OnnxGraphModule(nn.Module):
         return self
 
     def stage_parameters(self) -> list[list[nn.Parameter]]:
-        """The trainable weights per stage, input side first. A stage ends at each downsampling node (a
-        convolution or pooling with a stride above 1), the way a backbone's stages are counted; a weight belongs
-        to the last stage that reads it, so freezing the first stages never freezes a weight read later."""
+        """The trainable weights per stage, input side first. A new stage starts at each downsampling node (a
+        convolution or pooling with a stride above 1), the way a backbone's stages are counted, so the stem
+        is the first; a weight belongs to the last stage that reads it, so freezing the first stages never
+        freezes a weight read later."""
         last_stage: dict[str, int] = {}
         stage = 0
         for op, ins, _, attrs in self.nodes:
@@ -145,6 +146,8 @@ class OnnxGraphModule(nn.Module):
         stages: list[list[nn.Parameter]] = [[] for _ in range(max(last_stage.values(), default=0) + 1)]
         for key, s in last_stage.items():
             stages[s].append(self.weights[key])
+        while stages and not stages[0]:  # what runs before the stem has no weights: the stem is stage 1
+            stages.pop(0)
         return stages
 
     def _liveness(self) -> list[list[str]]:
