@@ -33,24 +33,18 @@ REC = ["dataset.train_dataset_dir=[data/gw_words/train/gt_list.txt]",
        "dataset.character_list_file=data/gw_words/character_list.txt", "train.batch_size=32"]
 DET = ["dataset.train_data_path=[data/icdar2015/train]", "dataset.validate_data_path=[data/icdar2015/val]",
        "train.batch_size=8", "dataset.augmentation.crop_size=640"]
+# PP-OCRv4 recognizer at each crop's own width, loading in the training process
+INLINE = ["model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true", "train.num_workers=0"]
 CONFIGS = {
     # name: (command, starting point, overrides)
     "ppocr_rec_320": ("ocrnet", "ppocr-v4-rec", REC + ["model.pretrained_model_path=ppocr-v4-rec"]),
     "ppocr_rec_dynamic": ("ocrnet", "ppocr-v4-rec", REC + ["model.pretrained_model_path=ppocr-v4-rec",
                                                            "model.dynamic_width=true"]),
-    "ppocr_rec_dynamic_inline": ("ocrnet", "ppocr-v4-rec", REC + ["model.pretrained_model_path=ppocr-v4-rec",
-                                                                  "model.dynamic_width=true", "train.num_workers=0"]),
+    "ppocr_rec_dynamic_inline": ("ocrnet", "ppocr-v4-rec", REC + INLINE),
     "crnn_resnet_scratch": ("ocrnet", "none (ocdr ResNet+BiLSTM+CTC, 1x32x100)", REC + ["model.backbone=ResNet"]),
     # the first stages keep their pretrained weights and skip their backward (model.frozen_stages)
-    "ppocr_rec_dynamic_inline_frozen2": ("ocrnet", "ppocr-v4-rec", REC + [
-        "model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true", "train.num_workers=0",
-        "model.frozen_stages=2"]),
-    "ppocr_rec_dynamic_inline_frozen3": ("ocrnet", "ppocr-v4-rec", REC + [
-        "model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true", "train.num_workers=0",
-        "model.frozen_stages=3"]),
-    "ppocr_rec_dynamic_inline_frozen4": ("ocrnet", "ppocr-v4-rec", REC + [
-        "model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true", "train.num_workers=0",
-        "model.frozen_stages=4"]),
+    **{f"ppocr_rec_dynamic_inline_frozen{n}": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [f"model.frozen_stages={n}"])
+       for n in (2, 3, 4)},
     "ppocr_det": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det"]),
     "ppocr_det_frozen2": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
                                                            "model.frozen_stages=2"]),
