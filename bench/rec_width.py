@@ -1,4 +1,4 @@
-"""The imported PP-OCRv4 recognizer read at PaddleOCR's minimum width (320) and narrower: accuracy and crops/s.
+"""A recognizer (by default the imported PP-OCRv4 one) read at PaddleOCR's minimum width (320) and narrower: accuracy and crops/s.
 
     .venv/bin/python bench/rec_width.py --crops data/icdar2015_crops/val --widths 320 160 96 48
 
@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--crops", default="data/icdar2015_crops/val", help="a folder with gt_list.txt (ocdr data crops)")
     ap.add_argument("--widths", nargs="+", type=int, default=[320, 160, 96, 48])
     ap.add_argument("--batch-size", type=int, default=6)
+    ap.add_argument("--model", default="ppocr-v4-rec", help="recognizer checkpoint, ONNX file or ppocr-v4-rec")
     args = ap.parse_args()
     root = Path(args.crops)
     items = [line.split("\t") for line in (root / "gt_list.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -33,7 +34,7 @@ def main() -> None:
     labels = [text for _, text in items]
     rows = []
     for width in args.widths:
-        rec = RecognizerPredictor("ppocr-v4-rec", settings={"width": width}, batch_size=args.batch_size)
+        rec = RecognizerPredictor(args.model, settings={"width": width}, batch_size=args.batch_size)
         rec(crops[:12])  # warm-up
         start = time.perf_counter()
         out = rec(crops)

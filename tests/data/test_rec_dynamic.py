@@ -1,4 +1,6 @@
 """Dynamic-width recognition batches: each crop at its own width, padded to the batch's widest."""
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -55,3 +57,37 @@ def test_a_crop_folder_with_gt_txt_opens_as_a_source(tmp_path):
     (tmp_path / "gt.txt").write_text("a.png\tab\n")
     ds = open_source(tmp_path)
     assert len(ds) == 1 and ds[0]["label"] == "ab"
+
+def test_a_dynamic_width_model_records_the_batches_its_validation_read():
+    """model_best was picked by a validation pass over width-sorted batches of the training batch size,
+    each crop rounded up to 8 and padded to the batch's widest: inference records the same reading."""
+    from ocdr.models.settings import recognizer_settings_of, trained_settings
+
+    model = {"input_height": 48, "input_width": 320, "input_channel": 3, "keep_aspect_ratio": True, "pad": "zero",
+             "prediction": "CTC", "dynamic_width": True}
+    spec = {"model": model, "train": {"batch_size": 24}}
+    pp = trained_settings("recognizer", "ppocr_rec", spec)
+    assert (pp.width_multiple, pp.max_width_spread, pp.batch_size) == (8, 0.0, 24)
+    fixed = trained_settings("recognizer", "ppocr_rec", {**spec, "model": {**model, "dynamic_width": False}})
+    assert (fixed.width_multiple, fixed.max_width_spread, fixed.batch_size) == (1, 1.1, 0)
+    # a record saved before these keys existed was trained the same way: it gets them from its spec
+    old = {k: v for k, v in vars(pp).items() if k not in ("width_multiple", "max_width_spread", "batch_size")}
+    back = recognizer_settings_of({"inference": old, "spec": spec})
+    assert (back.width_multiple, back.max_width_spread, back.batch_size) == (8, 0.0, 24)
+
+
+def test_predictor_rounds_dynamic_width_and_batches_without_a_spread_limit():
+    from ocdr.models.settings import PPOCR_REC
+    from ocdr.pipeline.recognizer import RecognizerPredictor
+
+    p = RecognizerPredictor.__new__(RecognizerPredictor)
+    p.on_torch, p.batch_size = True, 3
+    p.settings = replace(PPOCR_REC, width=48, max_width=320, width_multiple=8, max_width_spread=0.0)
+    crops = [np.zeros((48, w, 3), np.uint8) for w in (100, 50, 300, 60, 49)]
+    # sorted by width: 49, 50, 60 | 100, 300 - no cut where 300 needs far more than 100
+    assert [sorted(int(i) for i in g) for g in p.batches(crops)] == [[1, 3, 4], [0, 2]]
+    assert p.preprocess([crops[1], crops[3]]).shape == (2, 3, 48, 64)    # widest 60 -> 64
+    assert p.preprocess([crops[4]]).shape == (1, 3, 48, 56)              # 49 -> 56
+    assert p.preprocess([crops[2], crops[0]]).shape[-1] == 304
+    p.settings = replace(p.settings, max_width_spread=1.1)
+    assert [sorted(int(i) for i in g) for g in p.batches(crops)] == [[1, 4], [3], [0], [2]]

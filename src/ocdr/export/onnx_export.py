@@ -85,12 +85,18 @@ def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometr
     meta = {"ocdr_charset": json.dumps(charset.to_list(), ensure_ascii=False),
             "ocdr_codec": json.dumps({"case_fold": charset.case_fold, "unknown": charset.unknown}),
             "ocdr_input": json.dumps(geometry), "character": "\n".join(charset.to_list())}
-    if settings is not None:  # a PyTorch export takes RGB at the fixed input size
-        meta["ocdr_inference"] = to_json(replace(settings, channel_order="RGB", dynamic_width=False))
+    dynamic = settings is not None and settings.dynamic_width
+    if dynamic:  # read at each batch's own width, as it was trained: the width is an axis of the graph
+        meta["ocdr_input"] = json.dumps({**geometry, "dynamic_width": True})
+    if settings is not None:  # a PyTorch export takes RGB
+        meta["ocdr_inference"] = to_json(replace(settings, channel_order="RGB") if dynamic else
+                                         replace(settings, channel_order="RGB", dynamic_width=False))
+    axes = {0: "batch", 3: "width"} if dynamic else {0: "batch"}
+    out_axes = {0: "batch", 1: "steps"} if dynamic else {0: "batch"}
     with atomic_path(path) as tmp:
         with torch.no_grad():
             torch.onnx.export(net, (sample,), tmp, input_names=["images"], output_names=["output_id", "output_prob"],
-                              dynamic_axes={"images": {0: "batch"}, "output_id": {0: "batch"}, "output_prob": {0: "batch"}},
+                              dynamic_axes={"images": axes, "output_id": out_axes, "output_prob": out_axes},
                               opset_version=opset, dynamo=False)
         _add_metadata(tmp, meta)
         onnx.checker.check_model(onnx.load(tmp), full_check=True)
@@ -132,8 +138,14 @@ def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: i
     out = export_recognizer(model, path, charset, geometry, opset, settings=recognizer_settings_of(record))
     result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"], "characters": len(charset)}
     if verify:
-        images = rng.uniform(-1, 1, (4, geometry["channels"], geometry["height"], geometry["width"])).astype(np.float32)
-        diff, same_ids = recognizer_parity(model, onnxruntime_session(out), images)
+        settings = recognizer_settings_of(record)
+        # a dynamic-width graph is also checked at a narrower width than it was traced at
+        widths = sorted({geometry["width"], settings.width + 8}) if settings.dynamic_width else [geometry["width"]]
+        session, diff, same_ids = onnxruntime_session(out), 0.0, True
+        for width in widths:
+            images = rng.uniform(-1, 1, (4, geometry["channels"], geometry["height"], width)).astype(np.float32)
+            d, same = recognizer_parity(model, session, images)
+            diff, same_ids = max(diff, d), same_ids and same
         result.update(max_abs_diff=diff, ids_equal=same_ids)
         if diff > PARITY_TOLERANCE or not same_ids:
             raise OcdrError(f"exported recognizer differs from PyTorch (max diff {diff:.2e}, ids equal: {same_ids})")

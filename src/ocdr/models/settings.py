@@ -68,6 +68,15 @@ class RecognizerSettings:
     # False: every crop is fitted into height x width.
     dynamic_width: bool = False
     max_width: int = 2048  # dynamic width never exceeds this (a 1-pixel-high sliver would otherwise explode)
+    # dynamic width: the batch width is rounded up to a multiple of this (ocdr's trainer rounds every crop to 8)
+    width_multiple: int = 1
+    # dynamic width: a batch ends where a crop needs more than this many times the width of the batch's
+    # narrowest crop, so no crop is padded far beyond what it was trained with; 0: no limit (ocdr's trainer
+    # pads width-sorted batches to their widest crop)
+    max_width_spread: float = 1.1
+    # crops per batch; 0: the predictor's default (6 on a CPU, PaddleOCR's rec_batch_num; 64 on a GPU).
+    # A model trained by ocdr records its training batch size: it was validated (and picked) reading so.
+    batch_size: int = 0
     mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
     std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
     channel_order: str = "RGB"
@@ -77,8 +86,11 @@ class RecognizerSettings:
     def validate(self) -> None:
         if self.pad not in ("edge", "zero"):
             raise ConfigError(f"pad: '{self.pad}' is not one of edge, zero")
-        if min(self.height, self.width, self.channels) <= 0:
-            raise ConfigError("recognizer height, width and channels must be positive")
+        if min(self.height, self.width, self.channels, self.width_multiple) <= 0:
+            raise ConfigError("recognizer height, width, channels and width_multiple must be positive")
+        if self.max_width_spread < 0 or 0 < self.max_width_spread < 1 or self.batch_size < 0:
+            raise ConfigError(f"max_width_spread must be 0 or >= 1 and batch_size >= 0, got "
+                              f"{self.max_width_spread} and {self.batch_size}")
         _check_norm(self.mean, self.std, self.channel_order)
 
 
@@ -173,7 +185,10 @@ def recognizer_settings_of(record: dict) -> RecognizerSettings:
     """The settings a recognizer record carries, or those of its spec's model section (older records)."""
     saved = (record.get("inference") or {})
     if isinstance(saved, dict) and saved:
-        return _from_dict(RecognizerSettings, saved)
+        out = _from_dict(RecognizerSettings, saved)
+        if "width_multiple" not in saved and out.dynamic_width:  # recorded before the batch geometry was
+            out = dataclasses.replace(out, **_validation_batches(record.get("spec") or {}))
+        return out
     m = record["spec"]["model"]
     return RecognizerSettings(height=int(m["input_height"]), width=int(m["input_width"]),
                               channels=int(m["input_channel"]), keep_aspect_ratio=bool(m.get("keep_aspect_ratio", False)),
@@ -197,8 +212,18 @@ def trained_settings(kind: str, model_name: str, spec: dict):
     dynamic = bool(spec["model"].get("dynamic_width", False))
     if model_name == "ppocr_rec":
         if dynamic:  # trained on crops at their own width (>= the height): read them the same way
-            return dataclasses.replace(PPOCR_REC, height=own.height, width=own.height, max_width=own.width)
+            return dataclasses.replace(PPOCR_REC, height=own.height, width=own.height, max_width=own.width,
+                                       **_validation_batches(spec))
         return dataclasses.replace(PPOCR_REC, height=own.height, width=own.width)
     if dynamic:
-        return dataclasses.replace(own, keep_aspect_ratio=True, dynamic_width=True, width=own.height, max_width=own.width)
+        return dataclasses.replace(own, keep_aspect_ratio=True, dynamic_width=True, width=own.height, max_width=own.width,
+                                   **_validation_batches(spec))
     return own
+
+
+def _validation_batches(spec: dict) -> dict:
+    """How ocdr's validation pass reads a dynamic-width model, the pass that picked model_best: widths rounded
+    up to 8, width-sorted batches of the training batch size padded to their widest crop. Read with less
+    padding than it was trained with, such a model loses words (docs/benchmarks.md)."""
+    batch = int((spec.get("train") or {}).get("batch_size") or 0)
+    return {"width_multiple": 8, "max_width_spread": 0.0, "batch_size": batch}

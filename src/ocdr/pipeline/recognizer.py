@@ -125,9 +125,10 @@ class RecognizerPredictor:
         self._run, base, self.charset, self.on_torch = _open(model, backend, device)
         self.backend = "torch" if self.on_torch else "onnxruntime"
         self.settings = merge(base, settings)
-        # None: 6 crops per call on a CPU (PaddleOCR's rec_batch_num; larger batches are slower there, measured
-        # in docs/benchmarks.md), 64 on a GPU
-        self.batch_size = batch_size or (64 if self._on_gpu() else 6)
+        # None: what the model records (ocdr's trained models: their training batch size), else 6 crops per
+        # call on a CPU (PaddleOCR's rec_batch_num; larger batches of 320-wide crops are slower there, measured
+        # in docs/benchmarks.md) and 64 on a GPU
+        self.batch_size = batch_size or self.settings.batch_size or (64 if self._on_gpu() else 6)
         if self.settings.prediction != "CTC" and not self.on_torch:
             raise ConfigError("attention recognizers run on PyTorch only (backend=torch)")
 
@@ -148,6 +149,7 @@ class RecognizerPredictor:
         width = s.width
         if s.dynamic_width:
             width = dynamic_width(crops, s.height, s.width, s.max_width)
+            width = min(s.max_width, -(-width // s.width_multiple) * s.width_multiple)
             if s.channels == 3 and s.pad == "zero":  # PaddleOCR's resize and normalisation
                 # PyTorch modules take RGB (they convert inside); ONNX graphs take their own channel order
                 order = "RGB" if self.on_torch else s.channel_order
@@ -169,8 +171,9 @@ class RecognizerPredictor:
 
     def batches(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Index groups of crops read together: sorted by aspect ratio, at most ``batch_size``; with a dynamic
-        width a batch also ends where a crop would need a width 10 % above the batch's first, so no crop is
-        padded much beyond its own width (padding changes what the model reads)."""
+        width a batch also ends where a crop would need more than ``max_width_spread`` times the width of the
+        batch's first (PaddleOCR's graphs: 1.1), so no crop is padded far beyond what the model was trained
+        with (padding changes what the model reads)."""
         ratios = np.array([c.shape[1] / max(c.shape[0], 1) for c in crops], np.float64)
         order = np.argsort(ratios, kind="stable")
         s = self.settings
@@ -178,7 +181,7 @@ class RecognizerPredictor:
         groups, start = [], 0
         for i in range(1, len(order) + 1):
             if i == len(order) or i - start >= self.batch_size or (
-                    s.dynamic_width and need[order[i]] > 1.1 * need[order[start]]):
+                    s.dynamic_width and s.max_width_spread and need[order[i]] > s.max_width_spread * need[order[start]]):
                 groups.append(order[start:i])
                 start = i
         return groups

@@ -66,7 +66,8 @@ def detector_config(spec: TritonSpec) -> str:
 
 
 def recognizer_config(spec: TritonSpec, geometry: dict) -> str:
-    c, h, w = geometry["channels"], geometry["height"], geometry["width"]
+    c, h = geometry["channels"], geometry["height"]
+    w = -1 if geometry.get("dynamic_width") else geometry["width"]  # a dynamic-width export: any width
     return (f'name: "{REC}"\nbackend: "onnxruntime"\nmax_batch_size: {spec.max_batch_size}\n'
             f'input [\n  {{\n    name: "images"\n    data_type: TYPE_FP32\n    dims: [ {c}, {h}, {w} ]\n  }}\n]\n'
             'output [\n  {\n    name: "output_id"\n    data_type: TYPE_INT64\n    dims: [ -1 ]\n  },\n'

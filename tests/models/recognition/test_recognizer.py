@@ -106,3 +106,30 @@ def test_onnx_parity(tmp_path, name):
         images = np.random.default_rng(batch).uniform(-1, 1, (batch, 1, 32, 100)).astype(np.float32)
         diff, same = recognizer_parity(model, session, images)
         assert diff < 1e-4 and same
+
+
+def test_a_dynamic_width_export_reads_any_width_and_records_it(tmp_path):
+    """A model trained at its crops' own widths exports with the width as a graph axis and keeps reading
+    that way (it used to be read fitted into a square of the height)."""
+    import json
+
+    from ocdr.models.settings import recognizer_settings_from_json, trained_settings
+    from ocdr.serve.triton import TritonSpec, recognizer_config
+
+    torch.manual_seed(0)
+    charset = Charset(list("abc "))
+    model = build_model("crnn_small", num_classes=charset.num_classes_ctc, width=4, hidden_size=16).eval()
+    spec = {"model": {"input_height": 32, "input_width": 160, "input_channel": 1, "keep_aspect_ratio": True,
+                      "pad": "edge", "prediction": "CTC", "dynamic_width": True}, "train": {"batch_size": 16}}
+    settings = trained_settings("recognizer", "crnn_small", spec)
+    geometry = {"height": 32, "width": 160, "channels": 1, "keep_aspect_ratio": True, "prediction": "CTC"}
+    session = onnxruntime_session(export_recognizer(model, tmp_path / "rec.onnx", charset, geometry,
+                                                    settings=settings))
+    meta = session.get_modelmeta().custom_metadata_map
+    read = recognizer_settings_from_json(meta["ocdr_inference"])
+    assert read.dynamic_width and (read.width, read.max_width, read.batch_size) == (32, 160, 16)
+    for width in (40, 96, 160):
+        images = np.random.default_rng(width).uniform(-1, 1, (3, 1, 32, width)).astype(np.float32)
+        diff, same = recognizer_parity(model, session, images)
+        assert diff < 1e-4 and same
+    assert "dims: [ 1, 32, -1 ]" in recognizer_config(TritonSpec(), json.loads(meta["ocdr_input"]))
