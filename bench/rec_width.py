@@ -1,13 +1,18 @@
-"""A recognizer (by default the imported PP-OCRv4 one) read at PaddleOCR's minimum width (320) and narrower: accuracy and crops/s.
+"""A recognizer read at several input geometries: minimum width, width rounding, batch spread and batch size.
 
     .venv/bin/python bench/rec_width.py --crops data/icdar2015_crops/val --widths 320 160 96 48
+    .venv/bin/python bench/rec_width.py --model runs/recipes/icdar2015_rec/model_best.pth \\
+        --multiples 1 8 --spreads 1.1 0 --batch-sizes 6 32
 
-A batch is as wide as its widest crop at height 48, but never narrower than ``width``; PaddleOCR (and
-RapidOCR) use 320. Narrower batches cost fewer pixels; this measures what that does to the reading.
+A batch is as wide as its widest crop at height 48 (rounded up to ``width_multiple``), but never narrower
+than the minimum ``width``; PaddleOCR (and RapidOCR) use 320. A batch also ends where a crop needs more than
+``max_width_spread`` times its first crop's width (0: no limit). By default (no option given) the model is
+read with the settings it records; each option given replaces that key for every row.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -22,28 +27,34 @@ from ocdr.pipeline.recognizer import RecognizerPredictor  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crops", default="data/icdar2015_crops/val", help="a folder with gt_list.txt (ocdr data crops)")
-    ap.add_argument("--widths", nargs="+", type=int, default=[320, 160, 96, 48])
-    ap.add_argument("--batch-size", type=int, default=6)
     ap.add_argument("--model", default="ppocr-v4-rec", help="recognizer checkpoint, ONNX file or ppocr-v4-rec")
+    ap.add_argument("--widths", nargs="+", type=int, default=[None], help="minimum widths (default: the model's)")
+    ap.add_argument("--multiples", nargs="+", type=int, default=[None], help="width_multiple values")
+    ap.add_argument("--spreads", nargs="+", type=float, default=[None], help="max_width_spread values")
+    ap.add_argument("--batch-sizes", nargs="+", type=int, default=[None], help="crops per batch (default: the model's)")
     args = ap.parse_args()
     root = Path(args.crops)
     items = [line.split("\t") for line in (root / "gt_list.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     crops = [read_image(root / rel) for rel, _ in items]
     labels = [text for _, text in items]
     rows = []
-    for width in args.widths:
-        rec = RecognizerPredictor(args.model, settings={"width": width}, batch_size=args.batch_size)
+    for width, multiple, spread, batch in itertools.product(args.widths, args.multiples, args.spreads, args.batch_sizes):
+        settings = {"width": width, "width_multiple": multiple, "max_width_spread": spread}
+        rec = RecognizerPredictor(args.model, settings=settings, batch_size=batch)
         rec(crops[:12])  # warm-up
         start = time.perf_counter()
         out = rec(crops)
         seconds = time.perf_counter() - start
-        rows.append({"min_width": width, "crops": len(crops),
+        s = rec.settings
+        rows.append({"min_width": s.width, "width_multiple": s.width_multiple, "max_width_spread": s.max_width_spread,
+                     "batch": rec.batch_size, "crops": len(crops),
                      "word_acc": round(float(np.mean([t == g for (t, _), g in zip(out, labels)])), 3),
                      "word_acc_ci": round(float(np.mean([t.lower() == g.lower() for (t, _), g in zip(out, labels)])), 3),
                      "crops_per_s": round(len(crops) / seconds, 1)})
-    report("rec_width", rows, {"command": "bench/rec_width.py " + " ".join(sys.argv[1:]), "machine": machine()})
+    report("rec_width", rows, {"command": "bench/rec_width.py " + " ".join(sys.argv[1:]), "machine": machine(),
+                               "model": args.model})
 
 
 if __name__ == "__main__":
