@@ -33,14 +33,14 @@ from ocdr.train.detection import make_eval_dataset
 def prob_maps(model, folder: str, image_size: int, limit: int) -> list[tuple[dict, np.ndarray]]:
     """(batch, probability maps) for the first ``limit`` images of ``folder`` (all when 0)."""
     spec = load_spec(OcdnetSpec, None, [f"dataset.image_size={image_size}"])
-    dataset = make_eval_dataset([folder], spec)
+    dataset = make_eval_dataset([folder], spec, pad_square=False)  # each image as the predictor reads it
     if limit:
         # every k-th image, so the tuning images span the folder rather than its first writer or form
         step = max(1, len(dataset) // limit)
         dataset = Subset(dataset, list(range(0, len(dataset), step))[:limit])
     out = []
     with torch.no_grad():
-        for batch in DataLoader(dataset, batch_size=4, collate_fn=det_collate):
+        for batch in DataLoader(dataset, batch_size=1, collate_fn=det_collate):
             out.append((batch, model(batch["images"])["prob"][:, 0].float().numpy()))
     return out
 

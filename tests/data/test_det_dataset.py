@@ -10,9 +10,9 @@ from torch.utils.data import DataLoader
 
 from ocdr.data.det_dataset import DetectionDataset, det_collate
 from ocdr.data.formats import TextRegion, write_icdar_gt
-from ocdr.data.images import write_image
+from ocdr.data.images import read_image, write_image
 from ocdr.data.polygon import quad_from_rect
-from ocdr.data.transforms import DetAugSpec
+from ocdr.data.transforms import DetAugSpec, normalize
 from ocdr.errors import ConfigError, DataError
 
 WORD = quad_from_rect(10, 20, 60, 20)
@@ -77,6 +77,20 @@ def test_eval_items_keep_original_coordinates_and_mask_dont_care(tmp_path):
     assert t["shrink_mask"][cy, cx] == 0 and t["shrink_map"][cy, cx] == 0
     assert t["shrink_map"][40:].sum() == 0 and t["shrink_mask"][40:].min() == 1  # padding is background
     assert torch.equal(item["images"], ds[1]["images"])  # no randomness
+
+
+def test_eval_items_unpadded_are_what_the_predictor_reads(tmp_path):
+    """pad_square=False: the predictor's resize (long side 64, sides multiples of 32), no padding."""
+    from ocdr.data.transforms import resize_for_inference
+
+    ds = DetectionDataset(_layout(tmp_path / "test"), train=False, image_size=64, pad_square=False)
+    item = ds[1]
+    assert item["images"].shape == (3, 32, 64) and item["orig_size"] == (80, 120)
+    assert all(item["targets"][k].shape == (32, 64) for k in MAPS)
+    image = read_image(ds.samples[1][0])
+    np.testing.assert_allclose(item["images"].numpy(), normalize(resize_for_inference(image, 64)[0]))
+    sx, sy = item["scale"]
+    assert item["targets"]["shrink_map"][int(30 * sy), int(40 * sx)] == 1
 
 
 def test_loader_batches(tmp_path):

@@ -122,3 +122,33 @@ def test_fine_tune_from_the_imported_ppocr_detector(trained):
                  f"export.onnx_file={root / 'pp.onnx'}"]) == 0
     assert main(["ocdnet", "evaluate", *common, f"evaluate.checkpoint={run / 'model_final.pth'}",
                  f"evaluate.results_dir={root / 'eval_pp'}"]) == 0
+
+
+def test_validation_during_training_reads_what_the_predictor_reads(trained):
+    """The validation pass sees each image as the predictor does (same resize, no padding), so the figure
+    that picks model_best is the one `ocdr ocdnet evaluate` reports for the same weights and data."""
+    import csv
+
+    from ocdr.config import load_spec
+    from ocdr.config.ocdnet import OcdnetSpec
+    from ocdr.data.images import read_image
+    from ocdr.models.loading import load_detector
+    from ocdr.train.detection import make_eval_dataset
+
+    root, common = trained
+    checkpoint = root / "run" / "model_final.pth"
+    model, _ = load_detector(checkpoint, "cpu")
+    spec = load_spec(OcdnetSpec, None, common)
+    val = make_eval_dataset(spec.dataset.validate_data_path, spec, pad_square=False)
+    predictor = DetectorPredictor(str(checkpoint), backend="torch", device="cpu")
+    for index in range(len(val)):
+        item = val[index]
+        with torch.no_grad():
+            ours = model(item["images"][None])["prob"][0, 0].numpy()
+        theirs, (h, w) = predictor.prob_map(read_image(item["path"]))
+        assert ours.shape == theirs.shape == (h, w)
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    rows = [r for r in csv.DictReader((root / "run" / "logs" / "version_0" / "metrics.csv").open()) if r.get("val/hmean")]
+    assert main(["ocdnet", "evaluate", *common, f"evaluate.results_dir={root / 'eval_same'}"]) == 0
+    metrics = json.loads((root / "eval_same" / "metrics.json").read_text())
+    assert float(rows[-1]["val/hmean"]) == pytest.approx(metrics["hmean"], abs=1e-6)

@@ -29,7 +29,7 @@ from ocdr.data.formats import read_image_gt
 from ocdr.data.icdar import find_pairs
 from ocdr.data.images import read_image
 from ocdr.data.polygon import shape_defect
-from ocdr.data.transforms import DetAugSpec, augment, normalize, resize_pad_square
+from ocdr.data.transforms import DetAugSpec, augment, normalize, resize_long_side, resize_pad_square
 from ocdr.errors import BadRecords, ConfigError, DataError
 from ocdr.data.db_targets import make_db_targets
 
@@ -57,13 +57,14 @@ class DetectionDataset(Dataset):
     def __init__(self, root: str | Path | Sequence[str | Path], aug: DetAugSpec | None = None, train: bool = True,
                  image_size: int = 640, seed: int = 0, skip_bad: bool = False, *, split: str | None = None,
                  target_cfg: dict | None = None, shrink_ratio: float = 0.4, min_text_size: int = 8,
-                 thresh_min: float = 0.3, thresh_max: float = 0.7, gt_folder: str = "gt"):
+                 thresh_min: float = 0.3, thresh_max: float = 0.7, gt_folder: str = "gt", pad_square: bool = True):
         roots = [root] if isinstance(root, (str, Path)) else list(root)
         if image_size <= 0 or image_size % 32:
             raise ConfigError(f"image_size: {image_size} is not a positive multiple of 32")
         self.aug = aug if aug is not None else DetAugSpec()
         self.aug.validate()
         self.train, self.image_size, self.seed, self.epoch = train, image_size, seed, 0
+        self.pad_square = pad_square
         self.target_cfg = _target_settings(target_cfg, shrink_ratio=shrink_ratio, min_text_size=min_text_size,
                                            thresh_min=thresh_min, thresh_max=thresh_max)
         self.bad = BadRecords(skip=skip_bad)  # images left out
@@ -144,11 +145,12 @@ class DetectionDataset(Dataset):
             image_t, polys_t, ignore_t = augment(image, polys, ignore, self.aug, rng)
             polys_out, ignore_out = polys_t, ignore_t
         else:
-            image_t, polys_t, sx, sy = resize_pad_square(image, polys, self.image_size)
+            # pad_square False: the detector predictor's reading (unpadded, one image per batch)
+            resize = resize_pad_square if self.pad_square else resize_long_side
+            image_t, polys_t, sx, sy = resize(image, polys, self.image_size)
             ignore_t, polys_out, ignore_out = ignore, polys, ignore
             extra["scale"] = (sx, sy)
-        size = image_t.shape[0]
-        targets = make_db_targets(polys_t, ignore_t, size, size, **self.target_cfg)
+        targets = make_db_targets(polys_t, ignore_t, *image_t.shape[:2], **self.target_cfg)
         return {"images": torch.from_numpy(normalize(image_t)),
                 "targets": {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in targets.items()},
                 "polygons": [np.asarray(p, np.float32) for p in polys_out], "ignore": list(ignore_out),

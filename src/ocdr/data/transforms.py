@@ -20,7 +20,7 @@ from ocdr.config.augment import DetAugSpec
 from ocdr.data.polygon import order_quad, signed_area, to_clockwise
 
 __all__ = ["DetAugSpec", "random_flip", "random_rotate", "random_scale", "random_crop_keep_text", "color_jitter",
-           "random_blur", "clip_to_window", "augment", "resize_for_inference", "resize_pad_square", "paper_colour",
+           "random_blur", "clip_to_window", "augment", "resize_for_inference", "resize_pad_square", "resize_long_side", "paper_colour",
            "normalize", "denormalize", "MEAN", "STD", "IMAGENET_MEAN_STD", "resize_limited", "normalize_with"]
 
 # ImageNet statistics (RGB, on 0..1 values): the ResNet backbones were pre-trained on inputs
@@ -358,6 +358,14 @@ def resize_pad_square(image: np.ndarray, polys: list[np.ndarray], size: int
     resized, sx, sy = resize_for_inference(image, target_size=(size, size))
     out = _pad_square(resized, size, paper_colour(image))
     return out, _resize_points(polys, sx, sy), sx, sy
+
+
+def resize_long_side(image: np.ndarray, polys: list[np.ndarray], size: int
+                     ) -> tuple[np.ndarray, list[np.ndarray], float, float]:
+    """Evaluation input as the detector predictor reads it (``limit_type: long``): long side ``size``, sides
+    multiples of 32, no padding. Returns the image, the polygons in its coordinates and the scales (x, y)."""
+    resized, sx, sy = resize_for_inference(image, target_long_side=size)
+    return resized, _resize_points(polys, sx, sy), sx, sy
 
 
 def normalize(image: np.ndarray) -> np.ndarray:

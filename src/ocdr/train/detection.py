@@ -119,11 +119,14 @@ def resolve_backbone(backbone: str, pretrained: str, record: dict | None) -> str
     return backbone
 
 
-def make_eval_dataset(paths: list[str], spec: OcdnetSpec) -> DetectionDataset:
+def make_eval_dataset(paths: list[str], spec: OcdnetSpec, pad_square: bool = True) -> DetectionDataset:
+    """``pad_square`` False: each image as the predictor reads it (batches of one); True: padded to squares
+    of ``dataset.image_size`` that batch together."""
     d = spec.dataset
     return DetectionDataset(paths, train=False, image_size=d.image_size, skip_bad=d.skip_bad,
                             shrink_ratio=d.shrink_ratio, min_text_size=d.min_text_size,
-                            thresh_min=d.thresh_min, thresh_max=d.thresh_max, gt_folder=d.gt_folder)
+                            thresh_min=d.thresh_min, thresh_max=d.thresh_max, gt_folder=d.gt_folder,
+                            pad_square=pad_square)
 
 
 def train_detector(spec: OcdnetSpec) -> dict:
@@ -132,14 +135,15 @@ def train_detector(spec: OcdnetSpec) -> dict:
     train_ds = DetectionDataset(d.train_data_path, d.augmentation, train=True, seed=t.seed, skip_bad=d.skip_bad,
                                 shrink_ratio=d.shrink_ratio, min_text_size=d.min_text_size,
                                 thresh_min=d.thresh_min, thresh_max=d.thresh_max, gt_folder=d.gt_folder)
-    val_ds = make_eval_dataset(d.validate_data_path, spec)
+    # validation reads each image as the predictor will (the model's long side, no padding), so the model it
+    # picks is the best one for inference, and its figure is what `ocdr ocdnet evaluate` measures
+    val_ds = make_eval_dataset(d.validate_data_path, spec, pad_square=False)
     loader_kw = dict(collate_fn=det_collate, num_workers=t.num_workers, persistent_workers=False)
     probabilities = source_weights(train_ds.folder_sizes, d.train_data_weights) if d.train_data_weights else None
     train_loader = DataLoader(train_ds, batch_sampler=TrainBatchSampler(
         len(train_ds), t.batch_size, probabilities=probabilities, shuffle=True,
         drop_last=len(train_ds) > t.batch_size, seed=t.seed), **loader_kw)
-    val_loader = DataLoader(val_ds, batch_sampler=TrainBatchSampler(len(val_ds), t.batch_size, shuffle=False),
-                            **loader_kw)
+    val_loader = DataLoader(val_ds, batch_sampler=TrainBatchSampler(len(val_ds), 1, shuffle=False), **loader_kw)
     model, name, kwargs = build_detector(spec)
     log_frozen(freeze_stages(model, spec.model.frozen_stages))
     task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=PostProcessConfig(**spec.postprocess.given()))
