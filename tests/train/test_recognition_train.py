@@ -166,3 +166,20 @@ def test_an_unknown_best_metric_names_the_known_ones(trained, capsys):
     err = capsys.readouterr().err
     assert "train.best_metric: 'hmean'" in err and "accuracy, accuracy_case_insensitive, cer, loss" in err
     assert not (root / "run_badmetric" / "model_final.pth").exists()
+
+
+def test_a_dynamic_width_fine_tune_keeps_its_own_maximum_width():
+    """The import fixes the input keys, but under dynamic width input_width is only the widest a crop may be:
+    the graph reads any width, so the user's wider maximum stays (wide crops are then not squeezed)."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="rapidocr-onnxruntime not installed (make test installs it)")
+    from ocdr.config import load_spec
+    from ocdr.config.ocrnet import OcrnetSpec
+    from ocdr.train.recognition import adapt_to_pretrained
+
+    keys = ["model.pretrained_model_path=ppocr-v4-rec", "model.input_width=640", "model.input_height=32"]
+    dynamic = load_spec(OcrnetSpec, None, [*keys, "model.dynamic_width=true"])
+    adapt_to_pretrained(dynamic)
+    assert (dynamic.model.input_width, dynamic.model.input_height, dynamic.model.input_channel) == (640, 48, 3)
+    fixed = load_spec(OcrnetSpec, None, keys)
+    adapt_to_pretrained(fixed)
+    assert (fixed.model.input_width, fixed.model.input_height) == (320, 48)

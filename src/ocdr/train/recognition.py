@@ -115,6 +115,8 @@ def adapt_to_pretrained(spec: OcrnetSpec) -> dict | None:
     if record["model"]["name"] in IMPORTED_MODELS:
         src = record["spec"]["model"]
         for key in ("prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "pad", "TPS"):
+            if key == "input_width" and m.dynamic_width:
+                continue  # the graph reads any width: here input_width is only the widest a crop may be
             value = src.get(key, "zero" if key == "pad" else getattr(m, key))  # imports older than model.pad
             if getattr(m, key) != value:
                 log.info("model.%s=%s (from the pretrained %s)", key, value, m.pretrained_model_path)
