@@ -100,10 +100,12 @@ def to_input(image: np.ndarray, height: int, width: int, channels: int = 1,
     return img[None] if img.ndim == 2 else img.transpose(2, 0, 1).copy()
 
 
-def dynamic_width(crops: list[np.ndarray], height: int, min_width: int, max_width: int) -> int:
-    """PaddleOCR's batch width: the widest crop's ratio at ``height``, never below ``min_width``."""
+def dynamic_width(crops: list[np.ndarray], height: int, min_width: int, max_width: int, multiple: int = 1) -> int:
+    """PaddleOCR's batch width: the widest crop's ratio at ``height``, never below ``min_width``, rounded up to
+    ``multiple`` (ocdr's trainer rounds to 8), never above ``max_width``."""
     ratio = max([min_width / height] + [c.shape[1] / max(c.shape[0], 1) for c in crops])
-    return int(min(max(int(height * ratio), min_width), max_width))
+    width = max(int(height * ratio), min_width)
+    return int(min(-(-width // multiple) * multiple, max_width))
 
 
 def to_input_paddle(image: np.ndarray, height: int, width: int, channel_order: str = "BGR",

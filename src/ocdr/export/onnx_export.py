@@ -82,12 +82,12 @@ def export_recognizer(model: torch.nn.Module, path: str | Path, charset, geometr
     net = copy.deepcopy(model).cpu().eval()
     net.exportable = True
     sample = torch.randn(2, geometry["channels"], geometry["height"], geometry["width"])
+    # dynamic width: read at each batch's own width, as it was trained; the width is an axis of the graph
+    dynamic = settings is not None and settings.dynamic_width
     meta = {"ocdr_charset": json.dumps(charset.to_list(), ensure_ascii=False),
             "ocdr_codec": json.dumps({"case_fold": charset.case_fold, "unknown": charset.unknown}),
-            "ocdr_input": json.dumps(geometry), "character": "\n".join(charset.to_list())}
-    dynamic = settings is not None and settings.dynamic_width
-    if dynamic:  # read at each batch's own width, as it was trained: the width is an axis of the graph
-        meta["ocdr_input"] = json.dumps({**geometry, "dynamic_width": True})
+            "ocdr_input": json.dumps({**geometry, "dynamic_width": True} if dynamic else geometry),
+            "character": "\n".join(charset.to_list())}
     if settings is not None:  # a PyTorch export takes RGB
         meta["ocdr_inference"] = to_json(replace(settings, channel_order="RGB") if dynamic else
                                          replace(settings, channel_order="RGB", dynamic_width=False))
@@ -135,10 +135,10 @@ def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: i
     geometry = input_geometry(record)
     if not head_class(geometry["prediction"]).exportable:
         raise OcdrError(f"export: a {geometry['prediction']} head does not export to ONNX (CTC heads do)")
-    out = export_recognizer(model, path, charset, geometry, opset, settings=recognizer_settings_of(record))
+    settings = recognizer_settings_of(record)
+    out = export_recognizer(model, path, charset, geometry, opset, settings=settings)
     result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"], "characters": len(charset)}
     if verify:
-        settings = recognizer_settings_of(record)
         # a dynamic-width graph is also checked at a narrower width than it was traced at
         widths = sorted({geometry["width"], settings.width + 8}) if settings.dynamic_width else [geometry["width"]]
         session, diff, same_ids = onnxruntime_session(out), 0.0, True

@@ -148,8 +148,7 @@ class RecognizerPredictor:
         s = self.settings
         width = s.width
         if s.dynamic_width:
-            width = dynamic_width(crops, s.height, s.width, s.max_width)
-            width = min(s.max_width, -(-width // s.width_multiple) * s.width_multiple)
+            width = dynamic_width(crops, s.height, s.width, s.max_width, s.width_multiple)
             if s.channels == 3 and s.pad == "zero":  # PaddleOCR's resize and normalisation
                 # PyTorch modules take RGB (they convert inside); ONNX graphs take their own channel order
                 order = "RGB" if self.on_torch else s.channel_order
