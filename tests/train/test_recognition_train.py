@@ -170,7 +170,8 @@ def test_an_unknown_best_metric_names_the_known_ones(trained, capsys):
 
 def test_a_dynamic_width_fine_tune_keeps_its_own_maximum_width():
     """The import fixes the input keys, but under dynamic width input_width is only the widest a crop may be:
-    the graph reads any width, so the user's wider maximum stays (wide crops are then not squeezed)."""
+    the graph reads any width, so the user's wider maximum stays (wide crops are then not squeezed) and a
+    narrower one becomes the pretrained width."""
     pytest.importorskip("rapidocr_onnxruntime", reason="rapidocr-onnxruntime not installed (make test installs it)")
     from ocdr.config import load_spec
     from ocdr.config.ocrnet import OcrnetSpec
@@ -183,3 +184,9 @@ def test_a_dynamic_width_fine_tune_keeps_its_own_maximum_width():
     fixed = load_spec(OcrnetSpec, None, keys)
     adapt_to_pretrained(fixed)
     assert (fixed.model.input_width, fixed.model.input_height) == (320, 48)
+    # a narrower maximum (TAO's default 100, used when the spec names none) squeezed every name into 100 px
+    # and trained to 0.7 % on the names: it becomes the pretrained width
+    default = load_spec(OcrnetSpec, None, ["model.pretrained_model_path=ppocr-v4-rec", "model.dynamic_width=true"])
+    assert default.model.input_width == 100
+    adapt_to_pretrained(default)
+    assert (default.model.input_width, default.model.input_height) == (320, 48)

@@ -116,12 +116,23 @@ def adapt_to_pretrained(spec: OcrnetSpec) -> dict | None:
         src = record["spec"]["model"]
         for key in ("prediction", "input_channel", "input_height", "input_width", "keep_aspect_ratio", "pad", "TPS"):
             if key == "input_width" and m.dynamic_width:
-                continue  # the graph reads any width: here input_width is only the widest a crop may be
+                _widest_at_least(m, src.get(key, m.input_width), m.pretrained_model_path)
+                continue
             value = src.get(key, "zero" if key == "pad" else getattr(m, key))  # imports older than model.pad
             if getattr(m, key) != value:
                 log.info("model.%s=%s (from the pretrained %s)", key, value, m.pretrained_model_path)
                 setattr(m, key, value)
     return record
+
+
+def _widest_at_least(m, pretrained_width: int, source: str) -> None:
+    """Under dynamic width the graph reads any width and ``input_width`` is only the widest a crop may be: a
+    wider maximum stays (wide crops are then not squeezed), a narrower one (the TAO default 100 included)
+    becomes the pretrained model's width, as squeezing below the width it reads at loses words."""
+    if m.input_width < pretrained_width:
+        log.info("model.input_width=%d (from the pretrained %s: under model.dynamic_width the widest a crop may be, "
+                 "not less than the width it was trained at; %d asked)", pretrained_width, source, m.input_width)
+        m.input_width = pretrained_width
 
 
 def _resolve_backbone(backbone: str, pretrained: str, record: dict) -> str:
