@@ -22,7 +22,8 @@ start-up are its own), over the same images:
 - speed: end-to-end images/s (one image per call) and crops/s (all crops of a set in one call, the
   engine's own batching), start-up seconds (process start to a ready engine, imports included), peak RSS.
 
-Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``), ``--ocdr NAME=DET,REC[@SET+SET]`` (more ocdr models, e.g.
+Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``; OpenVINO on a CPU), ``ocdr-onnxruntime`` (the same with
+``backend=onnxruntime``, to see what the engine is worth; not run unless named), ``--ocdr NAME=DET,REC[@SET+SET]`` (more ocdr models, e.g.
 the recipes' fine-tuned ones, optionally on some sets only), ``rapidocr``
 (rapidocr-onnxruntime 1.4.4, its defaults, angle classifier on), ``tesseract`` (Debian tesseract-ocr, eng;
 pages with --psm 3, crops with --psm 7). A missing engine or set is skipped with the reason.
@@ -126,10 +127,10 @@ def load_set(name: str, root: Path, max_images: int, max_crops: int) -> dict:
 
 # ----------------------------------------------------------------------------------------------- engines
 class OcdrEngine:
-    def __init__(self, det: str = "auto", rec: str = "auto"):
+    def __init__(self, det: str = "auto", rec: str = "auto", backend: str = "auto"):
         import ocdr
 
-        self.ocr_ = ocdr.OCR(det, rec)
+        self.ocr_ = ocdr.OCR(det, rec, backend=backend)
 
     def detect(self, rgb):
         return list(self.ocr_.detector([rgb])[0].polygons)
@@ -205,7 +206,7 @@ def make_engine(kind: str, det: str, rec: str):
         return RapidEngine()
     if kind == "tesseract":
         return TesseractEngine()
-    return OcdrEngine(det, rec)
+    return OcdrEngine(det, rec, "onnxruntime" if kind == "ocdr-onnxruntime" else "auto")
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -334,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, default=DATA)
     ap.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     ap.add_argument("--engines", nargs="*", default=["ocdr", "rapidocr", "tesseract"],
-                    choices=["ocdr", "rapidocr", "tesseract"])
+                    choices=["ocdr", "ocdr-onnxruntime", "rapidocr", "tesseract"],
+                    help="ocdr-onnxruntime: the defaults with backend=onnxruntime (the engine's share of the speed)")
     ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC[@SET+SET]",
                     help="more ocdr models (e.g. fine-tuned ones), on the named sets only when @ is given")
     ap.add_argument("--max-images", type=int, default=0, help="at most this many validation images per set (0: all)")
@@ -360,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no data sets found under", args.data_root)
         return 1
     engines = []
-    labels = {"ocdr": "ocdr (defaults)", "rapidocr": "RapidOCR 1.4.4 (PP-OCRv4)", "tesseract": "Tesseract (eng)"}
+    labels = {"ocdr": "ocdr (defaults)", "ocdr-onnxruntime": "ocdr (defaults, backend=onnxruntime)",
+              "rapidocr": "RapidOCR 1.4.4 (PP-OCRv4)", "tesseract": "Tesseract (eng)"}
     for kind in args.engines:
         engines.append((kind, labels[kind], "auto", "auto"))
         if kind == "ocdr":

@@ -59,7 +59,7 @@ def test_real_bench_on_tiny_folders(tmp_path):
     result = json.loads((tmp_path / "real.json").read_text())
     assert sorted(result["missing_sets"]) == ["funsd", "gw_pages", "gw_words", "hme"]
     (record,) = result["records"]
-    assert record["engine"] == "ocdr (defaults)" and record["detector_backend"] == "onnxruntime"
+    assert record["engine"] == "ocdr (defaults)" and record["detector_backend"] == "openvino"
     assert 0 < record["startup_s"] < 30 and record["peak_rss_mb"] > 0
     icdar, names = record["sets"]
     assert (icdar["set"], icdar["images"], icdar["crops"]) == ("icdar2015", 1, 1)  # every 10th: img_1 only

@@ -34,6 +34,20 @@ def test_normalize_with_bgr_and_half_mean_std():
     np.testing.assert_allclose(out[:, 0, 0], [-1.0, -1.0, 1.0], atol=1e-6)  # B, G, R
 
 
+def test_normalize_with_per_channel_mean_std_equals_the_formula_for_every_value():
+    """The table look-up covers all 256 values of each channel, on a non-contiguous view too."""
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    values = np.arange(256, dtype=np.uint8)
+    img = np.stack([values, values[::-1], np.roll(values, 7)], axis=-1)[None].repeat(3, 0)[:, ::2]  # (3, 128, 3)
+    out = normalize_with(img, mean, std, "RGB")
+    assert out.shape == (3, 3, 128) and out.dtype == np.float32
+    expected = (img.astype(np.float64) / 255 - mean) / std
+    np.testing.assert_allclose(out.transpose(1, 2, 0), expected, atol=1e-5)
+    assert out[0, 0, 0] == np.float32(0 * (1 / (255 * np.float32(0.229))) - np.float32(0.485) / np.float32(0.229))
+    bgr = normalize_with(img, mean[::-1], std[::-1], "BGR")
+    np.testing.assert_allclose(bgr.transpose(1, 2, 0), expected[:, :, ::-1], atol=1e-5)
+
+
 def test_dynamic_width_and_paddle_crop_input():
     crops = [np.zeros((10, 20, 3), np.uint8), np.zeros((10, 100, 3), np.uint8)]
     assert dynamic_width(crops[:1], 48, 320, 2048) == 320          # ratio 2 < 320/48: the minimum

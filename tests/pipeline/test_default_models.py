@@ -72,9 +72,10 @@ def test_auto_without_the_wheel_or_the_demo_says_what_to_do(monkeypatch, tmp_pat
         catalog.resolve_model("recognizer", "ppocr-v4-det")
 
 
-def test_fine_tuned_ppocr_checkpoint_runs_its_native_graph_on_onnxruntime(tmp_path):
-    """An imported checkpoint (weights perturbed, as fine-tuning would) runs on ONNX Runtime through its native
-    graph carrying those weights, and agrees with the same model on PyTorch."""
+@pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
+def test_fine_tuned_ppocr_checkpoint_runs_its_native_graph_on_an_onnx_engine(tmp_path, engine):
+    """An imported checkpoint (weights perturbed, as fine-tuning would) runs on each ONNX engine through its
+    native graph carrying those weights, and agrees with the same model on PyTorch."""
     import torch
 
     from ocdr.models.imported.pretrained import import_record
@@ -89,16 +90,16 @@ def test_fine_tuned_ppocr_checkpoint_runs_its_native_graph_on_onnxruntime(tmp_pa
                 record["state_dict"][k] = v * (1 + 0.05 * torch.randn_like(v))
         paths[alias] = save_checkpoint(record, tmp_path / f"{alias}.pth")
     page = _page()
-    ort_det = DetectorPredictor(paths["ppocr-v4-det"])
+    ort_det = DetectorPredictor(paths["ppocr-v4-det"], backend=engine)
     torch_det = DetectorPredictor(paths["ppocr-v4-det"], backend="torch", device="cpu")
-    assert (ort_det.backend, torch_det.backend) == ("onnxruntime", "torch")
+    assert (ort_det.backend, torch_det.backend) == (engine, "torch")
     a, b = ort_det.prob_map(page)[0], torch_det.prob_map(page)[0]
     assert np.abs(a - b).max() < 1e-3
     base = DetectorPredictor("ppocr-v4-det").prob_map(page)[0]
     assert np.abs(a - base).max() > 1e-3  # the perturbed weights are the ones that ran
-    ort_rec = RecognizerPredictor(paths["ppocr-v4-rec"])
+    ort_rec = RecognizerPredictor(paths["ppocr-v4-rec"], backend=engine)
     torch_rec = RecognizerPredictor(paths["ppocr-v4-rec"], backend="torch", device="cpu")
-    assert (ort_rec.backend, torch_rec.backend) == ("onnxruntime", "torch")
+    assert (ort_rec.backend, torch_rec.backend) == (engine, "torch")
     bgr = ort_rec.preprocess([page[40:100, 20:300]])  # 48 x 320, BGR: the native graph's input
     ids_a, probs_a = ort_rec._run(bgr)
     ids_b, probs_b = torch_rec._run(np.ascontiguousarray(bgr[:, ::-1]))  # the torch module takes RGB

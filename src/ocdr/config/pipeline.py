@@ -13,8 +13,8 @@ from ocdr.errors import ConfigError
 
 __all__ = ["PipelineSpec", "PipelineModelsSpec", "PostProcessOverrides", "BACKEND_HELP", "validate_backend"]
 
-BACKEND_HELP = ("auto (ONNX Runtime for .onnx files and imported PP-OCR models, PyTorch for other checkpoints) "
-                "| torch | onnxruntime")
+BACKEND_HELP = ("auto (for .onnx files and imported PP-OCR models OpenVINO on a CPU, ONNX Runtime on CUDA; "
+                "PyTorch for other checkpoints) | torch | onnxruntime | openvino")
 
 
 @dataclass
@@ -100,5 +100,5 @@ class PipelineSpec(PipelineModelsSpec):
 
 
 def validate_backend(backend: str) -> None:
-    if backend not in ("auto", "torch", "onnxruntime"):
-        raise ConfigError(f"backend: '{backend}' is not one of auto, torch, onnxruntime")
+    if backend not in ("auto", "torch", "onnxruntime", "openvino"):
+        raise ConfigError(f"backend: '{backend}' is not one of auto, torch, onnxruntime, openvino")

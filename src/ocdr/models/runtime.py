@@ -1,33 +1,59 @@
-"""ONNX Runtime sessions, created once per process and shared by every predictor (no torch here).
+"""Inference sessions for ONNX graphs, created once per process and shared by every predictor (no torch here).
 
-A session is keyed by its file (path, size, modification time) or by the bytes of an in-memory graph (a
-fine-tuned PP-OCR model's native graph), so building two ``ocdr.OCR`` objects, or the service's workers,
-never loads the same graph twice. CUDA is used when ONNX Runtime has it, the CPU otherwise.
+Two engines run the graphs: ONNX Runtime and OpenVINO. :func:`graph_session` picks one by ``backend``:
+
+- ``onnxruntime``: ONNX Runtime, on CUDA when it has it, on the CPU otherwise;
+- ``openvino``: OpenVINO on the CPU (about 1.3x ONNX Runtime's speed end to end on this project's 2-core
+  CPU, same outputs: ``docs/benchmarks.md``);
+- ``auto``: ONNX Runtime when it has CUDA, else OpenVINO when it is installed and loads the graph, else
+  ONNX Runtime.
+
+An OpenVINO session offers the part of ONNX Runtime's session interface the consumers use (``run``,
+``get_inputs``, ``get_outputs``, ``get_modelmeta``, ``get_providers``), so nothing above this module tests
+which engine it has. A session is keyed by its engine and its file (path, size, modification time) or the
+bytes of an in-memory graph (a fine-tuned PP-OCR model's native graph), so building two ``ocdr.OCR``
+objects, or the service's workers, never loads the same graph twice.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import logging
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 from ocdr.errors import ConfigError, DataError
 
-__all__ = ["onnxruntime_session", "clear_sessions"]
+__all__ = ["ENGINES", "graph_session", "engine_of", "onnxruntime_session", "openvino_available", "clear_sessions"]
 
+log = logging.getLogger(__name__)
+
+ENGINES = ("onnxruntime", "openvino")
 _SESSIONS: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
 
-def _key(source, threads: int) -> tuple:
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def _ort_has_cuda() -> bool:
+    import onnxruntime as ort  # deferred: the data commands never need it
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _key(engine: str, source, threads: int) -> tuple:
     if isinstance(source, (bytes, bytearray)):
-        return ("bytes", hashlib.sha1(source).hexdigest(), threads)
+        return (engine, "bytes", hashlib.sha1(source).hexdigest(), threads)
     path = Path(source)
     st = path.stat()
-    return (str(path.resolve()), st.st_size, st.st_mtime_ns, threads)
+    return (engine, str(path.resolve()), st.st_size, st.st_mtime_ns, threads)
 
 
-def _create(source, threads: int):
-    import onnxruntime as ort  # deferred: the data commands never need it
+def _create_onnxruntime(source, threads: int):
+    import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -39,25 +65,127 @@ def _create(source, threads: int):
     return ort.InferenceSession(data, opts, providers=preferred or None)
 
 
-def onnxruntime_session(source: str | Path | bytes, threads: int = 0):
-    """The process's session for an ``.onnx`` file or serialized graph bytes; a clear error for a missing,
-    non-ONNX or unloadable file."""
-    if not isinstance(source, (bytes, bytearray)):
-        path = Path(source)
-        if path.suffix.lower() != ".onnx":
-            raise ConfigError(f"{path}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocdnet export' or "
-                              "'ocdr ocrnet export' first, or use backend=torch)")
-        if not path.is_file():
-            raise DataError(path, "ONNX model not found")
-    key = _key(source, threads)
+class OpenVinoSession:
+    """An OpenVINO compiled model behind ONNX Runtime's session interface. A compiled model may be shared by
+    threads but an infer request may not: each call takes an idle request from a pool (a new one only when
+    all are busy) and gives it back, so calls from many threads one after another (the service's
+    ``asyncio.to_thread``) share one request and its buffers."""
+
+    def __init__(self, source, threads: int):
+        import openvino as ov  # deferred: only when this engine is chosen
+
+        core = ov.Core()
+        model = core.read_model(bytes(source), b"") if isinstance(source, (bytes, bytearray)) else core.read_model(str(source))
+        self._metadata = _onnx_metadata(model)
+        # LATENCY: one request at a time uses every core, as ONNX Runtime's intra-op threads do
+        config = {"PERFORMANCE_HINT": "LATENCY", **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
+        self._compiled = core.compile_model(model, "CPU", config)
+        self._inputs = [SimpleNamespace(name=p.get_any_name(), shape=list(p.get_partial_shape()))
+                        for p in self._compiled.inputs]
+        self._outputs = [SimpleNamespace(name=p.get_any_name(), names=p.get_names()) for p in self._compiled.outputs]
+        self._idle: list = []
+        self._pool_lock = threading.Lock()
+
+    def run(self, output_names, feeds: dict) -> list:
+        with self._pool_lock:
+            request = self._idle.pop() if self._idle else self._compiled.create_infer_request()
+        try:
+            result = request.infer(feeds)  # copies its outputs: the next call cannot overwrite them
+        finally:
+            with self._pool_lock:
+                self._idle.append(request)
+        values = [result[port] for port in self._compiled.outputs]
+        if output_names is None:
+            return values
+        return [values[self._output_index(name)] for name in output_names]
+
+    def _output_index(self, name: str) -> int:
+        for i, out in enumerate(self._outputs):
+            if name in out.names:
+                return i
+        raise ConfigError(f"the graph has no output named '{name}' (it has {', '.join(o.name for o in self._outputs)})")
+
+    def get_inputs(self) -> list:
+        return self._inputs
+
+    def get_outputs(self) -> list:
+        return self._outputs
+
+    def get_modelmeta(self):
+        return SimpleNamespace(custom_metadata_map=dict(self._metadata))
+
+    def get_providers(self) -> list[str]:
+        return ["OpenVINO:CPU"]
+
+
+def _onnx_metadata(model) -> dict[str, str]:
+    """The ONNX file's metadata_props, which OpenVINO keeps under rt_info['framework']."""
+    info = model.get_rt_info()
+    if "framework" not in info:
+        return {}
+    return {k: v.astype(str) for k, v in info["framework"].items()}
+
+
+_CREATE = {"onnxruntime": _create_onnxruntime, "openvino": OpenVinoSession}
+
+
+def _check_source(source) -> None:
+    if isinstance(source, (bytes, bytearray)):
+        return
+    path = Path(source)
+    if path.suffix.lower() != ".onnx":
+        raise ConfigError(f"{path}: ONNX Runtime and OpenVINO need an exported .onnx model (run 'ocdr ocdnet export' "
+                          "or 'ocdr ocrnet export' first, or use backend=torch)")
+    if not path.is_file():
+        raise DataError(path, "ONNX model not found")
+
+
+def _session(engine: str, source, threads: int):
+    key = _key(engine, source, threads)
     with _LOCK:
         if key not in _SESSIONS:
             try:
-                _SESSIONS[key] = _create(source, threads)
-            except Exception as exc:  # onnxruntime raises its own types: bad protobuf, unsupported op, ...
+                _SESSIONS[key] = _CREATE[engine](source, threads)
+            except (ConfigError, DataError):
+                raise
+            except Exception as exc:  # each engine raises its own types: bad protobuf, unsupported op, ...
                 where = "<in-memory graph>" if isinstance(source, (bytes, bytearray)) else source
-                raise DataError(where, f"ONNX Runtime cannot load this model: {str(exc).splitlines()[0][:300]}") from None
+                name = "ONNX Runtime" if engine == "onnxruntime" else "OpenVINO"
+                raise DataError(where, f"{name} cannot load this model: {str(exc).splitlines()[0][:300]}") from None
         return _SESSIONS[key]
+
+
+def graph_session(source: str | Path | bytes, backend: str = "auto", threads: int = 0):
+    """The process's session for an ``.onnx`` file or serialized graph bytes on the engine ``backend`` names
+    (see the module's docstring); a clear error for a missing, non-ONNX or unloadable file."""
+    _check_source(source)
+    if backend == "onnxruntime":
+        return _session("onnxruntime", source, threads)
+    if backend == "openvino":
+        if not openvino_available():
+            raise ConfigError("backend=openvino needs the openvino package (pip install openvino; the version "
+                              "ocdr pins is in its pyproject.toml), or use backend=onnxruntime")
+        return _session("openvino", source, threads)
+    if backend != "auto":
+        raise ConfigError(f"backend '{backend}' is not one of auto, {', '.join(ENGINES)}")
+    if not openvino_available() or _ort_has_cuda():
+        return _session("onnxruntime", source, threads)
+    try:
+        return _session("openvino", source, threads)
+    except DataError as exc:  # a graph OpenVINO cannot read still runs, on ONNX Runtime
+        log.warning("%s; using ONNX Runtime", exc)
+        return _session("onnxruntime", source, threads)
+
+
+def engine_of(session) -> str:
+    """The engine a session runs on (a session-like object from elsewhere, e.g. Triton's, counts as ONNX
+    Runtime's interface)."""
+    return "openvino" if isinstance(session, OpenVinoSession) else "onnxruntime"
+
+
+def onnxruntime_session(source: str | Path | bytes, threads: int = 0):
+    """The process's ONNX Runtime session (export parity checks, Triton's metadata)."""
+    return graph_session(source, "onnxruntime", threads)
 
 
 def clear_sessions() -> None:

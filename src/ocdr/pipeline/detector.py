@@ -1,13 +1,15 @@
-"""The detector predictor: RGB images in, polygons and scores out, on ONNX Runtime or PyTorch.
+"""The detector predictor: RGB images in, polygons and scores out, on an ONNX engine or PyTorch.
 
 The model's own inference settings (:mod:`ocdr.models.settings`: resize rule, normalisation,
 post-processing) are used unless a key is overridden. Backends (``backend=auto``):
 
-- a ``.onnx`` file, or a session-like object: ONNX Runtime, settings from the file's metadata;
-- ``ppocr-v4-det`` (or ``auto`` with the wheel installed): the wheel's original graph on ONNX Runtime,
+- a ``.onnx`` file: an ONNX engine (:func:`ocdr.models.runtime.graph_session`: OpenVINO on a CPU when it
+  is installed, ONNX Runtime on CUDA or when asked with ``backend=onnxruntime``), settings from the file's
+  metadata; a session-like object (Triton's) runs as it is;
+- ``ppocr-v4-det`` (or ``auto`` with the wheel installed): the wheel's original graph on that engine,
   without importing torch;
-- an ocdr checkpoint of an imported PP-OCR model: its native graph with the checkpoint's weights, on ONNX
-  Runtime;
+- an ocdr checkpoint of an imported PP-OCR model: its native graph with the checkpoint's weights, on that
+  engine;
 - any other checkpoint, or an ``nn.Module``: PyTorch.
 
 In tiled mode the image is cut into overlapping tiles at full resolution whose probability maps are merged
@@ -26,12 +28,12 @@ from ocdr.data.transforms import IMAGENET_MEAN_STD, normalize_with, resize_limit
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
-from ocdr.models.runtime import onnxruntime_session
+from ocdr.models.runtime import ENGINES, engine_of, graph_session
 from ocdr.models.settings import PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of, merge
 
 __all__ = ["DetectorPredictor", "Detection", "BACKENDS", "tile_starts"]
 
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("auto", "torch", *ENGINES)
 IMPORTED = ("ppocr_det",)
 
 
@@ -99,10 +101,10 @@ def _open(model, backend: str, device: str):
         return _TorchDetector(model), DetectorSettings(), True
     model = resolve_model("detector", model)
     if is_onnx_path(model):
-        session = onnxruntime_session(model)
+        session = graph_session(model, backend)
         return _OrtDetector(session), _settings_of_session(session), False
     if model in ALIASES and backend != "torch":
-        return _OrtDetector(onnxruntime_session(wheel_model_path(ALIASES[model][0]))), replace(PPOCR_DET), False
+        return _OrtDetector(graph_session(wheel_model_path(ALIASES[model][0]), backend)), replace(PPOCR_DET), False
     from ocdr.models.loading import load_detector, resolve_device  # deferred: torch, for checkpoints only
 
     net, record = load_detector(model, device if backend == "torch" else "cpu")
@@ -111,10 +113,10 @@ def _open(model, backend: str, device: str):
         from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
-        return _OrtDetector(onnxruntime_session(graph)), settings, False
-    if backend == "onnxruntime":
-        raise ConfigError(f"{model}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocdnet export' first, "
-                          "or use backend=torch)")
+        return _OrtDetector(graph_session(graph, backend)), settings, False
+    if backend in ENGINES:
+        raise ConfigError(f"{model}: backend={backend} needs an exported .onnx model (run 'ocdr ocdnet export' "
+                          "first, or use backend=torch)")
     return _TorchDetector(net.to(resolve_device(device))), settings, True
 
 
@@ -129,7 +131,7 @@ class DetectorPredictor:
                  tile_batch: int = 8):
         _check_tiles(tile_size, tile_overlap, tile_batch)
         self._run, base, self.on_torch = _open(model, backend, device)
-        self.backend = "torch" if self.on_torch else "onnxruntime"
+        self.backend = "torch" if self.on_torch else engine_of(self._run.session)
         overrides = dict(settings or {})
         if long_side is not None:
             overrides.update(limit_side_len=int(long_side), limit_type="long")

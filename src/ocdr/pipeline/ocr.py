@@ -1,4 +1,4 @@
-"""``ocdr.OCR``: image -> detect -> rectify -> recognize, on PyTorch or ONNX Runtime.
+"""``ocdr.OCR``: image -> detect -> rectify -> recognize, on PyTorch, OpenVINO or ONNX Runtime.
 
     ocr = OCR()                                                     # PP-OCRv4, each model with its own settings
     ocr = OCR(detector="det.pth", recognizer="rec.pth")          # your models: .pth, .onnx, or "auto"
@@ -109,11 +109,12 @@ def group_lines(words: list[Word]) -> list[Line]:
 
 class OCR:
     """detect -> rectify -> recognize. With no arguments: the default models (``auto``: PP-OCRv4 from the
-    installed ``rapidocr-onnxruntime`` wheel on ONNX Runtime, else the demo's models, else a clear error).
+    installed ``rapidocr-onnxruntime`` wheel, on OpenVINO on a CPU or ONNX Runtime on CUDA, else the demo's
+    models, else a clear error).
 
     Each model runs with the inference settings it carries; ``long_side``, ``postprocess`` (a config, or a
     dict of keys), ``det_settings``/``rec_settings`` (dicts of :mod:`ocdr.models.settings` keys) and
-    ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime (see the predictors).
+    ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime | openvino (see the predictors).
     ``max_pixels``: the largest image file or bytes read (null: ``$OCDR_MAX_PIXELS``, else 100 million)."""
 
     def __init__(self, detector="auto", recognizer="auto", backend: str = "auto", device: str = "auto",

@@ -1,10 +1,11 @@
-"""The recognizer predictor: RGB word crops in, (text, confidence) out, on ONNX Runtime or PyTorch.
+"""The recognizer predictor: RGB word crops in, (text, confidence) out, on an ONNX engine or PyTorch.
 
 Crops are sorted by aspect ratio and read in batches (PaddleOCR's scheme), so that a batch holds crops of
 similar shape; with ``dynamic_width`` a batch is as wide as its widest crop needs. Results come back in the
 input order. Backends follow the detector's rules (``backend=auto``): ``.onnx`` files and ``ppocr-v4-rec``
-run on ONNX Runtime (the wheel's graph without importing torch), a checkpoint of an imported PP-OCR model
-runs its native graph on ONNX Runtime, other checkpoints run on PyTorch.
+run on an ONNX engine (OpenVINO on a CPU when installed, else ONNX Runtime; the wheel's graph without
+importing torch), a checkpoint of an imported PP-OCR model runs its native graph on that engine, other
+checkpoints run on PyTorch.
 
 Confidence is the mean probability of the emitted characters, 0 for an empty read, for every backend and head:
 :func:`ocdr.models.recognition.decode.read_confidence`. An exported ONNX file carries what decoding needs
@@ -22,7 +23,7 @@ from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.recognition.decode import ctc_decode_steps
-from ocdr.models.runtime import onnxruntime_session
+from ocdr.models.runtime import ENGINES, engine_of, graph_session
 from ocdr.models.settings import (
     PPOCR_REC,
     RecognizerSettings,
@@ -97,9 +98,9 @@ def _open(model, backend: str, device: str):
         return (*_from_session(model, type(model).__name__), False)
     model = resolve_model("recognizer", model)
     if is_onnx_path(model):
-        return (*_from_session(onnxruntime_session(model), model), False)
+        return (*_from_session(graph_session(model, backend), model), False)
     if model in ALIASES and backend != "torch":
-        return (*_from_session(onnxruntime_session(wheel_model_path(ALIASES[model][0])), model), False)
+        return (*_from_session(graph_session(wheel_model_path(ALIASES[model][0]), backend), model), False)
     from ocdr.models.loading import load_recognizer, resolve_device  # deferred: torch, for checkpoints only
 
     net, record, charset = load_recognizer(model, device if backend == "torch" else "cpu")
@@ -108,10 +109,10 @@ def _open(model, backend: str, device: str):
         from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
-        return _OrtRecognizer(onnxruntime_session(graph), False), settings, charset, False
-    if backend == "onnxruntime":
-        raise ConfigError(f"{model}: ONNX Runtime needs an exported .onnx model (run 'ocdr ocrnet export' first, "
-                          "or use backend=torch)")
+        return _OrtRecognizer(graph_session(graph, backend), False), settings, charset, False
+    if backend in ENGINES:
+        raise ConfigError(f"{model}: backend={backend} needs an exported .onnx model (run 'ocdr ocrnet export' "
+                          "first, or use backend=torch)")
     if record["model"]["name"] in IMPORTED:  # the PyTorch module takes RGB and converts inside
         settings = replace(settings, channel_order="RGB")
     return _TorchRecognizer(net.to(resolve_device(device))), settings, charset, True
@@ -123,7 +124,7 @@ class RecognizerPredictor:
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int | None = None,
                  settings: dict | None = None):
         self._run, base, self.charset, self.on_torch = _open(model, backend, device)
-        self.backend = "torch" if self.on_torch else "onnxruntime"
+        self.backend = "torch" if self.on_torch else engine_of(self._run.session)
         self.settings = merge(base, settings)
         # None: what the model records (ocdr's trained models: their training batch size), else 6 crops per
         # call on a CPU (PaddleOCR's rec_batch_num; larger batches of 320-wide crops are slower there, measured

@@ -1,0 +1,144 @@
+"""The two ONNX engines behind one session interface: OpenVINO gives ONNX Runtime's outputs and metadata,
+is safe across threads, and ``auto`` falls back to ONNX Runtime for a graph OpenVINO cannot load."""
+import logging
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from ocdr.data.charset import Charset
+from ocdr.errors import ConfigError, DataError
+from ocdr.export.onnx_export import export_detector, export_recognizer, recognizer_parity
+from ocdr.models import runtime
+from ocdr.models.registry import build_model
+from ocdr.models.runtime import engine_of, graph_session
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sessions():
+    runtime.clear_sessions()
+    yield
+    runtime.clear_sessions()
+
+
+def _recognizer(tmp_path):
+    torch.manual_seed(0)
+    charset = Charset(list("abc "))
+    model = build_model("crnn_small", num_classes=charset.num_classes_ctc, width=4, hidden_size=16).eval()
+    geometry = {"height": 32, "width": 100, "channels": 1, "keep_aspect_ratio": False, "prediction": "CTC"}
+    return model, export_recognizer(model, tmp_path / "rec.onnx", charset, geometry)
+
+
+@pytest.mark.parametrize("dcn,opset", [(False, 17), (True, 17)])
+def test_openvino_reads_a_detector_as_onnxruntime_does(tmp_path, dcn, opset):
+    torch.manual_seed(0)
+    model = build_model("dbnet_tiny", dcn=dcn).eval()
+    path = export_detector(model, tmp_path / "det.onnx", opset=opset, sample_hw=(64, 96))
+    ov, ort = graph_session(path, "openvino"), graph_session(path, "onnxruntime")
+    assert (engine_of(ov), engine_of(ort)) == ("openvino", "onnxruntime")
+    name = ort.get_inputs()[0].name
+    assert ov.get_inputs()[0].name == name
+    rng = np.random.default_rng(0)
+    for shape in [(1, 3, 64, 96), (2, 3, 96, 64), (1, 3, 128, 160)]:  # the graph's axes stay dynamic
+        x = rng.standard_normal(shape).astype(np.float32)
+        a, b = ov.run(None, {name: x})[0], ort.run(None, {name: x})[0]
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-4, shape
+
+
+def test_openvino_reads_a_recognizer_its_outputs_by_name_and_its_metadata(tmp_path):
+    model, path = _recognizer(tmp_path)
+    ov, ort = graph_session(path, "openvino"), graph_session(path, "onnxruntime")
+    assert ov.get_modelmeta().custom_metadata_map == ort.get_modelmeta().custom_metadata_map
+    assert ov.get_modelmeta().custom_metadata_map["character"] == "a\nb\nc\n "
+    images = np.random.default_rng(3).uniform(-1, 1, (5, 1, 32, 100)).astype(np.float32)
+    diff, same = recognizer_parity(model, ov, images)
+    assert diff < 1e-4 and same
+    ids, probs = ov.run(["output_id", "output_prob"], {"images": images})
+    ort_ids, ort_probs = ort.run(["output_id", "output_prob"], {"images": images})
+    assert (ids == ort_ids).all() and np.abs(probs - ort_probs).max() < 1e-4
+    with pytest.raises(ConfigError, match="no output named 'logits'.*output_id"):
+        ov.run(["logits"], {"images": images})
+
+
+def test_openvino_sessions_are_safe_across_threads(tmp_path):
+    _, path = _recognizer(tmp_path)
+    session = graph_session(path, "openvino")
+    inputs = [np.random.default_rng(k).uniform(-1, 1, (2, 1, 32, 100)).astype(np.float32) for k in range(4)]
+    expected = [session.run(["output_prob"], {"images": x})[0] for x in inputs]
+    got, errors = {}, []
+
+    def work(k):
+        try:
+            for _ in range(5):
+                got[k] = session.run(["output_prob"], {"images": inputs[k]})[0]
+                assert np.array_equal(got[k], expected[k])
+        except Exception as exc:  # noqa: BLE001 - reported below, with the thread's index
+            errors.append((k, exc))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert 1 <= len(session._idle) <= 4  # at most one request per concurrent call, all given back
+
+
+def test_calls_from_threads_one_after_another_share_one_request(tmp_path):
+    _, path = _recognizer(tmp_path)
+    session = graph_session(path, "openvino")
+    x = np.zeros((1, 1, 32, 100), np.float32)
+    for _ in range(3):
+        t = threading.Thread(target=session.run, args=(None, {"images": x}))
+        t.start()
+        t.join()
+    assert len(session._idle) == 1
+
+
+def test_sessions_are_made_once_per_engine_and_file(tmp_path):
+    _, path = _recognizer(tmp_path)
+    assert graph_session(path, "openvino") is graph_session(path, "openvino")
+    assert graph_session(path, "openvino") is not graph_session(path, "onnxruntime")
+
+
+def test_auto_prefers_openvino_on_a_cpu_and_falls_back_to_onnxruntime(tmp_path, monkeypatch, caplog):
+    _, path = _recognizer(tmp_path)
+    monkeypatch.setattr(runtime, "_ort_has_cuda", lambda: False)
+    assert engine_of(graph_session(path, "auto")) == "openvino"
+    runtime.clear_sessions()
+
+    def cannot(source, threads):
+        raise RuntimeError("unsupported operation Foo\nmore detail")
+
+    monkeypatch.setitem(runtime._CREATE, "openvino", cannot)
+    with caplog.at_level(logging.WARNING, logger="ocdr.models.runtime"):
+        assert engine_of(graph_session(path, "auto")) == "onnxruntime"
+    assert "OpenVINO cannot load this model: unsupported operation Foo; using ONNX Runtime" in caplog.text
+    with pytest.raises(DataError, match="rec.onnx.*OpenVINO cannot load this model: unsupported operation Foo"):
+        graph_session(path, "openvino")  # asked for by name: no fallback
+
+
+def test_auto_keeps_onnxruntime_when_it_has_cuda_and_openvino_must_be_installed(tmp_path, monkeypatch):
+    _, path = _recognizer(tmp_path)
+    monkeypatch.setattr(runtime, "_ort_has_cuda", lambda: True)
+    assert engine_of(graph_session(path, "auto")) == "onnxruntime"
+    monkeypatch.setattr(runtime, "openvino_available", lambda: False)
+    with pytest.raises(ConfigError, match="backend=openvino needs the openvino package"):
+        graph_session(path, "openvino")
+    monkeypatch.setattr(runtime, "_ort_has_cuda", lambda: False)
+    assert engine_of(graph_session(path, "auto")) == "onnxruntime"
+    with pytest.raises(ConfigError, match="'tensorrt' is not one of auto, onnxruntime, openvino"):
+        graph_session(path, "tensorrt")
+
+
+def test_predictors_report_the_engine_they_run_on(tmp_path):
+    from ocdr.pipeline.recognizer import RecognizerPredictor
+
+    _, path = _recognizer(tmp_path)
+    crops = [np.full((32, 60, 3), 200, np.uint8), np.full((20, 90, 3), 30, np.uint8)]
+    ov, ort = RecognizerPredictor(str(path), backend="openvino"), RecognizerPredictor(str(path), backend="onnxruntime")
+    assert (ov.backend, ort.backend) == ("openvino", "onnxruntime")
+    a, b = ov(crops), ort(crops)
+    assert [text for text, _ in a] == [text for text, _ in b]
+    assert np.allclose([conf for _, conf in a], [conf for _, conf in b], atol=1e-4)
