@@ -3,6 +3,7 @@
     .venv/bin/python bench/rec_width.py --crops data/icdar2015_crops/val --widths 320 160 96 48
     .venv/bin/python bench/rec_width.py --model runs/recipes/icdar2015_rec/model_best.pth \\
         --multiples 1 8 --spreads 1.1 0 --batch-sizes 6 32
+    .venv/bin/python bench/rec_width.py --backends openvino onnxruntime --batch-sizes 1 6 12 24
 
 A batch is as wide as its widest crop at height 48 (rounded up to ``width_multiple``), but never narrower
 than the minimum ``width``; PaddleOCR (and RapidOCR) use 320. A batch also ends where a crop needs more than
@@ -34,21 +35,23 @@ def main() -> None:
     ap.add_argument("--multiples", nargs="+", type=int, default=[None], help="width_multiple values")
     ap.add_argument("--spreads", nargs="+", type=float, default=[None], help="max_width_spread values")
     ap.add_argument("--batch-sizes", nargs="+", type=int, default=[None], help="crops per batch (default: the model's)")
+    ap.add_argument("--backends", nargs="+", default=["auto"], help="engines (auto, openvino, onnxruntime, torch)")
     args = ap.parse_args()
     root = Path(args.crops)
     items = [line.split("\t") for line in (root / "gt_list.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     crops = [read_image(root / rel) for rel, _ in items]
     labels = [text for _, text in items]
     rows = []
-    for width, multiple, spread, batch in itertools.product(args.widths, args.multiples, args.spreads, args.batch_sizes):
+    grid = itertools.product(args.backends, args.widths, args.multiples, args.spreads, args.batch_sizes)
+    for backend, width, multiple, spread, batch in grid:
         settings = {"width": width, "width_multiple": multiple, "max_width_spread": spread}
-        rec = RecognizerPredictor(args.model, settings=settings, batch_size=batch)
+        rec = RecognizerPredictor(args.model, backend=backend, settings=settings, batch_size=batch)
         rec(crops[:12])  # warm-up
         start = time.perf_counter()
         out = rec(crops)
         seconds = time.perf_counter() - start
         s = rec.settings
-        rows.append({"min_width": s.width, "width_multiple": s.width_multiple, "max_width_spread": s.max_width_spread,
+        rows.append({"backend": rec.backend, "min_width": s.width, "width_multiple": s.width_multiple, "max_width_spread": s.max_width_spread,
                      "batch": rec.batch_size, "crops": len(crops),
                      "word_acc": round(float(np.mean([t == g for (t, _), g in zip(out, labels)])), 3),
                      "word_acc_ci": round(float(np.mean([t.lower() == g.lower() for (t, _), g in zip(out, labels)])), 3),

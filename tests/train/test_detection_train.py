@@ -62,6 +62,21 @@ def test_inference_files_and_onnx_backend_agree(trained):
         assert len(torch_boxes) == len(onnx_boxes)
 
 
+def test_export_records_the_postprocess_keys_given_and_keeps_the_rest(trained):
+    """A post-processing chosen after training (e.g. on validation images) goes into the exported settings."""
+    from ocdr.models.runtime import onnxruntime_session
+    from ocdr.models.settings import detector_settings_from_json
+
+    root, common = trained
+    trained_pp = read_model_record(root / "run" / "model_final.pth", kind="detector")["inference"]["postprocess"]
+    out = root / "det_tuned.onnx"
+    assert main(["ocdnet", "export", *common, f"export.onnx_file={out}", "postprocess.unclip_ratio=1.3"]) == 0
+    meta = onnxruntime_session(out).get_modelmeta().custom_metadata_map
+    pp = detector_settings_from_json(meta["ocdr_inference"]).postprocess
+    assert pp.unclip_ratio == 1.3 and trained_pp["unclip_ratio"] != 1.3
+    assert (pp.thresh, pp.box_thresh, pp.max_candidates) == (0.0, 0.0, trained_pp["max_candidates"])
+
+
 class DarkInk(torch.nn.Module):
     """A stand-in detector whose 'probability' is 1 where the (normalized) input is dark."""
 

@@ -7,8 +7,10 @@ __all__ = ["export_detector_command", "export_recognizer_command"]
 
 
 def export_detector_command(spec) -> dict:
-    """``ocdr ocdnet export``: the ONNX file with the model's settings, checked against PyTorch (export.verify)."""
-    return export_checked("detector", spec.export.checkpoint, spec.export.onnx_file, spec.export.opset, spec.export.verify)
+    """``ocdr ocdnet export``: the ONNX file with the model's settings, checked against PyTorch (export.verify);
+    the ``postprocess.*`` keys given replace the checkpoint's in the file's settings."""
+    return export_checked("detector", spec.export.checkpoint, spec.export.onnx_file, spec.export.opset, spec.export.verify,
+                          postprocess=spec.postprocess.given())
 
 
 def export_recognizer_command(spec) -> dict:

@@ -6,6 +6,7 @@ The deformable convolutions are exported as their ``grid_sample`` decomposition 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from ocdr.models.settings import (
     DetectorSettings,
     RecognizerSettings,
     detector_settings_of,
+    merge,
     recognizer_settings_of,
     to_json,
 )
@@ -116,14 +118,19 @@ def recognizer_parity(model: torch.nn.Module, session, images: np.ndarray) -> tu
 PARITY_TOLERANCE = 1e-4
 
 
-def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: int = 17, verify: bool = True) -> dict:
+def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: int = 17, verify: bool = True,
+                   postprocess: dict | None = None) -> dict:
     """Load a detector or recognizer (file or pretrained name), export it with its inference settings and, with
-    ``verify``, check ONNX Runtime against PyTorch on a random input: the one parity check of every export."""
+    ``verify``, check ONNX Runtime against PyTorch on a random input: the one parity check of every export.
+    ``postprocess``: detector post-processing keys that replace the checkpoint's in the export's settings
+    (e.g. a setting chosen on validation images), the others kept."""
     rng = np.random.default_rng(0)
     if kind == "detector":
         model, record = load_detector(checkpoint, "cpu")
-        out = export_detector(model, path, opset, settings=detector_settings_of(record))
-        result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"]}
+        settings = merge(detector_settings_of(record), {"postprocess": postprocess} if postprocess else None)
+        out = export_detector(model, path, opset, settings=settings)
+        result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"],
+                  "postprocess": dataclasses.asdict(settings.postprocess)}
         if verify:
             images = rng.standard_normal((1, 3, 96, 128)).astype(np.float32)
             result["max_abs_diff"] = max_abs_diff(model, onnxruntime_session(out), images)
