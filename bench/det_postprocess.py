@@ -3,10 +3,12 @@
 The probability maps of a trained checkpoint are computed once per evaluation size; every combination of
 ``postprocess.box_thresh``, ``postprocess.unclip_ratio`` and ``postprocess.thresh`` is then scored (numpy only)
 on *tuning* images taken from the training split. The best combination on the tuning images is then
-applied, once, to the test split, next to the defaults, so the test figure is not chosen on the test set.
+applied, once, to the test split, next to the checkpoint's own settings (the size and post-processing it
+records), so the test figure is not chosen on the test set. The other post-processing keys stay the
+checkpoint's. Apply a chosen setting with ``ocdr ocdnet export export.long_side=N postprocess.thresh=...``.
 
-    .venv/bin/python bench/det_postprocess.py --checkpoint /tmp/det_bench/hme_finetuned_more/model_final.pth \\
-        --tune /tmp/det_bench/hme/train --tune-images 160 --test /tmp/det_bench/hme/test
+    .venv/bin/python bench/det_postprocess.py --checkpoint runs/recipes/hme_det/model_best.pth \\
+        --tune data/hme/train --tune-images 160 --test data/hme/val --sizes 736 800 864 928 1024 1120
 """
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ from ocdr.config import load_spec
 from ocdr.config.ocdnet import OcdnetSpec
 from ocdr.data.det_dataset import det_collate
 from ocdr.eval.detection import DetectionMetric
-from ocdr.models.detection.postprocess import PostProcessConfig
 from ocdr.models.loading import load_detector
+from ocdr.models.settings import detector_settings_of
 from ocdr.models.detection.postprocess import detect_batch
 from ocdr.train.detection import make_eval_dataset
 
@@ -45,7 +47,7 @@ def prob_maps(model, folder: str, image_size: int, limit: int) -> list[tuple[dic
     return out
 
 
-def score(maps: list[tuple[dict, np.ndarray]], cfg: PostProcessConfig) -> dict:
+def score(maps: list[tuple[dict, np.ndarray]], cfg) -> dict:
     metric = DetectionMetric()
     for batch, probs in maps:
         for (polys, _), gts, ign in zip(detect_batch(probs, batch, cfg), batch["polygons"], batch["ignore"]):
@@ -65,8 +67,9 @@ def main() -> None:
     ap.add_argument("--thresh", type=float, nargs="+", default=[0.2, 0.3, 0.4])
     args = ap.parse_args()
     torch.set_grad_enabled(False)
-    model, _ = load_detector(args.checkpoint, "cpu")
-    default = PostProcessConfig()
+    model, record = load_detector(args.checkpoint, "cpu")
+    own = detector_settings_of(record)  # what the checkpoint records: the first row, and the grid's other keys
+    default, own_size = own.postprocess, own.limit_side_len
     tuned = []
     for size in args.sizes:
         maps = prob_maps(model, args.tune, size, args.tune_images)
@@ -77,7 +80,8 @@ def main() -> None:
     best = max(tuned, key=lambda r: r["tune hmean"])
     chosen = replace(default, box_thresh=best["box_thresh"], unclip_ratio=best["unclip_ratio"], thresh=best["thresh"])
     rows = []
-    for label, size, cfg in (("defaults (size 640)", 640, default), ("chosen on tuning images", best["size"], chosen)):
+    for label, size, cfg in ((f"the checkpoint's own (size {own_size})", own_size, default),
+                             ("chosen on tuning images", best["size"], chosen)):
         key = (size, cfg.box_thresh, cfg.unclip_ratio, cfg.thresh)
         known = [r["tune hmean"] for r in tuned if (r["size"], r["box_thresh"], r["unclip_ratio"], r["thresh"]) == key]
         tune_h = known[0] if known else score(prob_maps(model, args.tune, size, args.tune_images), cfg)["hmean"]

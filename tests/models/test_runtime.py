@@ -139,6 +139,8 @@ def test_predictors_report_the_engine_they_run_on(tmp_path):
     crops = [np.full((32, 60, 3), 200, np.uint8), np.full((20, 90, 3), 30, np.uint8)]
     ov, ort = RecognizerPredictor(str(path), backend="openvino"), RecognizerPredictor(str(path), backend="onnxruntime")
     assert (ov.backend, ort.backend) == ("openvino", "onnxruntime")
+    # backend=torch (say, for the other model of an OCR) still runs a .onnx file, on an ONNX engine
+    assert RecognizerPredictor(str(path), backend="torch").backend in runtime.ENGINES
     a, b = ov(crops), ort(crops)
     assert [text for text, _ in a] == [text for text, _ in b]
     assert np.allclose([conf for _, conf in a], [conf for _, conf in b], atol=1e-4)

@@ -70,11 +70,15 @@ def test_export_records_the_postprocess_keys_given_and_keeps_the_rest(trained):
     root, common = trained
     trained_pp = read_model_record(root / "run" / "model_final.pth", kind="detector")["inference"]["postprocess"]
     out = root / "det_tuned.onnx"
-    assert main(["ocdnet", "export", *common, f"export.onnx_file={out}", "postprocess.unclip_ratio=1.3"]) == 0
+    assert main(["ocdnet", "export", *common, f"export.onnx_file={out}", "postprocess.unclip_ratio=1.3",
+                 "export.long_side=160"]) == 0
     meta = onnxruntime_session(out).get_modelmeta().custom_metadata_map
-    pp = detector_settings_from_json(meta["ocdr_inference"]).postprocess
+    settings = detector_settings_from_json(meta["ocdr_inference"])
+    pp = settings.postprocess
     assert pp.unclip_ratio == 1.3 and trained_pp["unclip_ratio"] != 1.3
     assert (pp.thresh, pp.box_thresh, pp.max_candidates) == (0.0, 0.0, trained_pp["max_candidates"])
+    assert (settings.limit_side_len, settings.limit_type) == (160, "long")  # trained at 128
+    assert main(["ocdnet", "export", *common, f"export.onnx_file={out}", "export.long_side=100"]) == 2
 
 
 class DarkInk(torch.nn.Module):

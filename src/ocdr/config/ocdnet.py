@@ -97,6 +97,9 @@ class DetExportSpec:
     onnx_file: str = field(default="runs/ocdnet/export/ocdnet.onnx", metadata={"help": "ONNX file to write"})
     opset: int = field(default=17, metadata={"help": "ONNX opset (>= 16 for GridSample)"})
     verify: bool = field(default=True, metadata={"help": "check ONNX Runtime against PyTorch on a random input"})
+    long_side: Optional[int] = field(default=None, metadata={"help": "null: the model's own input size; else the long "
+                                                                     "side (multiple of 32) the export's inference "
+                                                                     "settings record, e.g. one chosen on validation"})
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 import torch
 
-from ocdr.errors import OcdrError
+from ocdr.errors import ConfigError, OcdrError
 from ocdr.fileio import atomic_path
 from ocdr.models.loading import input_geometry, load_detector, load_recognizer
 from ocdr.models.recognition.heads import head_class
@@ -119,17 +119,24 @@ PARITY_TOLERANCE = 1e-4
 
 
 def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: int = 17, verify: bool = True,
-                   postprocess: dict | None = None) -> dict:
+                   postprocess: dict | None = None, long_side: int | None = None) -> dict:
     """Load a detector or recognizer (file or pretrained name), export it with its inference settings and, with
     ``verify``, check ONNX Runtime against PyTorch on a random input: the one parity check of every export.
     ``postprocess``: detector post-processing keys that replace the checkpoint's in the export's settings
-    (e.g. a setting chosen on validation images), the others kept."""
+    (e.g. a setting chosen on validation images), the others kept; ``long_side``: the detector's input
+    rule becomes ocdr's long side of that many pixels."""
     rng = np.random.default_rng(0)
     if kind == "detector":
         model, record = load_detector(checkpoint, "cpu")
-        settings = merge(detector_settings_of(record), {"postprocess": postprocess} if postprocess else None)
+        overrides = {"postprocess": postprocess or None}
+        if long_side is not None:
+            if long_side < 32 or long_side % 32:
+                raise ConfigError(f"export.long_side must be a positive multiple of 32, got {long_side}")
+            overrides.update(limit_side_len=int(long_side), limit_type="long")
+        settings = merge(detector_settings_of(record), overrides)
         out = export_detector(model, path, opset, settings=settings)
         result = {"onnx_file": str(out), "opset": opset, "model": record["model"]["name"],
+                  "long_side": settings.limit_side_len if settings.limit_type == "long" else None,
                   "postprocess": dataclasses.asdict(settings.postprocess)}
         if verify:
             images = rng.standard_normal((1, 3, 96, 128)).astype(np.float32)

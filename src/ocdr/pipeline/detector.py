@@ -101,7 +101,7 @@ def _open(model, backend: str, device: str):
         return _TorchDetector(model), DetectorSettings(), True
     model = resolve_model("detector", model)
     if is_onnx_path(model):
-        session = graph_session(model, backend)
+        session = graph_session(model, backend if backend in ENGINES else "auto")  # torch cannot run a .onnx
         return _OrtDetector(session), _settings_of_session(session), False
     if model in ALIASES and backend != "torch":
         return _OrtDetector(graph_session(wheel_model_path(ALIASES[model][0]), backend)), replace(PPOCR_DET), False

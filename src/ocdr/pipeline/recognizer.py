@@ -98,7 +98,8 @@ def _open(model, backend: str, device: str):
         return (*_from_session(model, type(model).__name__), False)
     model = resolve_model("recognizer", model)
     if is_onnx_path(model):
-        return (*_from_session(graph_session(model, backend), model), False)
+        # a .onnx file runs on an ONNX engine even when backend=torch names the engine of the other model
+        return (*_from_session(graph_session(model, backend if backend in ENGINES else "auto"), model), False)
     if model in ALIASES and backend != "torch":
         return (*_from_session(graph_session(wheel_model_path(ALIASES[model][0]), backend), model), False)
     from ocdr.models.loading import load_recognizer, resolve_device  # deferred: torch, for checkpoints only

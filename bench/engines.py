@@ -1,0 +1,50 @@
+"""The two ONNX engines on the PP-OCRv4 graphs of the rapidocr wheel: OpenVINO against ONNX Runtime.
+
+Median milliseconds per call (after two warm-up calls) on random inputs of the shapes the pipeline feeds:
+the recognizer at batches of 1 and 6 crops 48 x 320 (PaddleOCR's minimum width) and 6 crops 48 x 640, the
+detector on one 736 x 1312 photo (PaddleOCR's short side 736 for a 1280 x 720 photo). Both engines get
+the same sessions the predictors use (:func:`ocdr.models.runtime.graph_session`), and the largest output
+difference between them is reported.
+
+    .venv/bin/python bench/engines.py --repeat 20
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from common import machine, report, timed  # noqa: E402
+
+from ocdr.models.catalog import ALIASES, wheel_model_path  # noqa: E402
+from ocdr.models.runtime import graph_session  # noqa: E402
+
+CASES = [("ppocr-v4-rec", (1, 3, 48, 320)), ("ppocr-v4-rec", (6, 3, 48, 320)), ("ppocr-v4-rec", (6, 3, 48, 640)),
+         ("ppocr-v4-det", (1, 3, 736, 1312))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
+    rows = []
+    for alias, shape in CASES:
+        path = wheel_model_path(ALIASES[alias][0])
+        x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+        ms, outputs = {}, {}
+        for engine in ("onnxruntime", "openvino"):
+            session = graph_session(path, engine)
+            feed = {session.get_inputs()[0].name: x}
+            outputs[engine] = session.run(None, feed)[0]
+            ms[engine] = 1000 * timed(lambda: session.run(None, feed), args.repeat, warmup=2)
+        rows.append({"model": alias, "input": "x".join(map(str, shape)), "onnxruntime_ms": round(ms["onnxruntime"], 1),
+                     "openvino_ms": round(ms["openvino"], 1), "speed-up": round(ms["onnxruntime"] / ms["openvino"], 2),
+                     "max_abs_diff": float(np.abs(outputs["onnxruntime"] - outputs["openvino"]).max())})
+    report("engines", rows, {"command": "bench/engines.py " + " ".join(sys.argv[1:]), "machine": machine()})
+
+
+if __name__ == "__main__":
+    main()
