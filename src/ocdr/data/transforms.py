@@ -414,11 +414,10 @@ def normalize_with(image: np.ndarray, mean, std, channel_order: str = "RGB") -> 
     A uint8 channel has 256 values, so each output plane is a 256-entry table look-up (cv2.LUT) of the
     same float32 arithmetic: equal to the direct formula, and 5-15x faster on a photo."""
     image = np.asarray(image)
+    scale, shift = _scale_shift(mean, std)
     if image.dtype != np.uint8:
         img = image[:, :, ::-1] if channel_order == "BGR" else image
-        scale, shift = _scale_shift(mean, std)
         return (img.astype(np.float32) * scale - shift).transpose(2, 0, 1).copy()
-    scale, shift = _scale_shift(mean, std)
     tables = np.arange(256, dtype=np.float32)[None, :] * scale[:, None] - shift[:, None]
     planes = cv2.split(np.ascontiguousarray(image))
     if channel_order == "BGR":

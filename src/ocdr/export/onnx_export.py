@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 import torch
 
-from ocdr.errors import ConfigError, OcdrError
+from ocdr.errors import OcdrError
 from ocdr.fileio import atomic_path
 from ocdr.models.loading import input_geometry, load_detector, load_recognizer
 from ocdr.models.recognition.heads import head_class
@@ -130,8 +130,6 @@ def export_checked(kind: str, checkpoint: str | Path, path: str | Path, opset: i
         model, record = load_detector(checkpoint, "cpu")
         overrides = {"postprocess": postprocess or None}
         if long_side is not None:
-            if long_side < 32 or long_side % 32:
-                raise ConfigError(f"export.long_side must be a positive multiple of 32, got {long_side}")
             overrides.update(limit_side_len=int(long_side), limit_type="long")
         settings = merge(detector_settings_of(record), overrides)
         out = export_detector(model, path, opset, settings=settings)

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 from ocdr.errors import ConfigError, DataError
 
-__all__ = ["ENGINES", "graph_session", "engine_of", "onnxruntime_session", "openvino_available", "clear_sessions"]
+__all__ = ["ENGINES", "graph_session", "engine_of", "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,6 @@ def _session(engine: str, source, threads: int):
         if key not in _SESSIONS:
             try:
                 _SESSIONS[key] = _CREATE[engine](source, threads)
-            except (ConfigError, DataError):
-                raise
             except Exception as exc:  # each engine raises its own types: bad protobuf, unsupported op, ...
                 where = "<in-memory graph>" if isinstance(source, (bytes, bytearray)) else source
                 name = "ONNX Runtime" if engine == "onnxruntime" else "OpenVINO"
@@ -175,6 +173,12 @@ def graph_session(source: str | Path | bytes, backend: str = "auto", threads: in
     except DataError as exc:  # a graph OpenVINO cannot read still runs, on ONNX Runtime
         log.warning("%s; using ONNX Runtime", exc)
         return _session("onnxruntime", source, threads)
+
+
+def onnx_backend(backend: str) -> str:
+    """The engine choice for a ``.onnx`` file under a predictor's ``backend``: PyTorch cannot run one, so
+    ``torch`` (naming the engine of the other model of an OCR) means ``auto``."""
+    return backend if backend in ENGINES else "auto"
 
 
 def engine_of(session) -> str:

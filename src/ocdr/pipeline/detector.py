@@ -28,7 +28,7 @@ from ocdr.data.transforms import IMAGENET_MEAN_STD, normalize_with, resize_limit
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
-from ocdr.models.runtime import ENGINES, engine_of, graph_session
+from ocdr.models.runtime import ENGINES, engine_of, graph_session, onnx_backend
 from ocdr.models.settings import PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of, merge
 
 __all__ = ["DetectorPredictor", "Detection", "BACKENDS", "tile_starts"]
@@ -101,7 +101,7 @@ def _open(model, backend: str, device: str):
         return _TorchDetector(model), DetectorSettings(), True
     model = resolve_model("detector", model)
     if is_onnx_path(model):
-        session = graph_session(model, backend if backend in ENGINES else "auto")  # torch cannot run a .onnx
+        session = graph_session(model, onnx_backend(backend))
         return _OrtDetector(session), _settings_of_session(session), False
     if model in ALIASES and backend != "torch":
         return _OrtDetector(graph_session(wheel_model_path(ALIASES[model][0]), backend)), replace(PPOCR_DET), False

@@ -23,7 +23,7 @@ from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.recognition.decode import ctc_decode_steps
-from ocdr.models.runtime import ENGINES, engine_of, graph_session
+from ocdr.models.runtime import ENGINES, engine_of, graph_session, onnx_backend
 from ocdr.models.settings import (
     PPOCR_REC,
     RecognizerSettings,
@@ -98,8 +98,7 @@ def _open(model, backend: str, device: str):
         return (*_from_session(model, type(model).__name__), False)
     model = resolve_model("recognizer", model)
     if is_onnx_path(model):
-        # a .onnx file runs on an ONNX engine even when backend=torch names the engine of the other model
-        return (*_from_session(graph_session(model, backend if backend in ENGINES else "auto"), model), False)
+        return (*_from_session(graph_session(model, onnx_backend(backend)), model), False)
     if model in ALIASES and backend != "torch":
         return (*_from_session(graph_session(wheel_model_path(ALIASES[model][0]), backend), model), False)
     from ocdr.models.loading import load_recognizer, resolve_device  # deferred: torch, for checkpoints only
