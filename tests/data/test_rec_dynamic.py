@@ -81,7 +81,7 @@ def test_predictor_rounds_dynamic_width_and_batches_without_a_spread_limit():
     from ocdr.pipeline.recognizer import RecognizerPredictor
 
     p = RecognizerPredictor.__new__(RecognizerPredictor)
-    p.on_torch, p.batch_size = True, 3
+    p.on_torch, p.batch_size, p.streams = True, 3, 1
     p.settings = replace(PPOCR_REC, width=48, max_width=320, width_multiple=8, max_width_spread=0.0)
     crops = [np.zeros((48, w, 3), np.uint8) for w in (100, 50, 300, 60, 49)]
     # sorted by width: 49, 50, 60 | 100, 300 - no cut where 300 needs far more than 100

@@ -194,3 +194,21 @@ def test_normalize_round_trip():
     assert chw.shape == (3, 8, 8) and chw.dtype == np.float32
     assert np.abs(chw.mean(axis=(1, 2))).max() < 1.0  # roughly centred by the ImageNet mean/std
     assert np.array_equal(denormalize(chw), img)
+
+
+def test_scale_long_side_scales_every_image_to_the_size_it_is_read_at():
+    """scale 1 of long side 256: the 128-wide page doubles, and so does every point (pixel centres); a
+    page half as large comes out the same size, so small and large images train at one text size."""
+    spec = DetAugSpec(crop_size=512, rotate_deg=0, flip_prob=0, scale_min=1, scale_max=1, scale_long_side=256,
+                      color_prob=0, blur_prob=0)
+    image, polys, _ = augment(_page(), QUADS, IGNORE, spec, np.random.default_rng(0))
+    assert image.shape == (512, 512, 3)
+    for got, q in zip(polys, QUADS):
+        np.testing.assert_allclose(got, 2 * q + 0.5, atol=1e-6)
+    _assert_on_ink(image, polys, slack=3)
+    small = cv2.resize(_page(), (64, 48), interpolation=cv2.INTER_AREA)
+    image_small, polys_small, _ = augment(small, [q / 2 for q in QUADS], IGNORE, spec, np.random.default_rng(0))
+    ink = lambda im: np.argwhere(im.mean(axis=2) < 128)  # noqa: E731
+    assert np.abs(ink(image_small).max(0) - ink(image).max(0)).max() <= 4  # the ink reaches as far
+    with pytest.raises(ConfigError, match="scale_long_side: -1 is negative"):
+        DetAugSpec(scale_long_side=-1).validate()

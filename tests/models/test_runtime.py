@@ -1,6 +1,7 @@
 """The two ONNX engines behind one session interface: OpenVINO gives ONNX Runtime's outputs and metadata,
 is safe across threads, and ``auto`` falls back to ONNX Runtime for a graph OpenVINO cannot load."""
 import logging
+import os
 import threading
 
 import numpy as np
@@ -12,7 +13,7 @@ from ocdr.errors import ConfigError, DataError
 from ocdr.export.onnx_export import export_detector, export_recognizer, recognizer_parity
 from ocdr.models import runtime
 from ocdr.models.registry import build_model
-from ocdr.models.runtime import engine_of, graph_session
+from ocdr.models.runtime import engine_of, graph_session, streams_of
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +109,7 @@ def test_auto_prefers_openvino_on_a_cpu_and_falls_back_to_onnxruntime(tmp_path, 
     assert engine_of(graph_session(path, "auto")) == "openvino"
     runtime.clear_sessions()
 
-    def cannot(source, threads):
+    def cannot(source, threads, parallel):
         raise RuntimeError("unsupported operation Foo\nmore detail")
 
     monkeypatch.setitem(runtime._CREATE, "openvino", cannot)
@@ -144,3 +145,37 @@ def test_predictors_report_the_engine_they_run_on(tmp_path):
     a, b = ov(crops), ort(crops)
     assert [text for text, _ in a] == [text for text, _ in b]
     assert np.allclose([conf for _, conf in a], [conf for _, conf in b], atol=1e-4)
+
+
+def test_a_parallel_openvino_session_has_streams_and_is_its_own_session(tmp_path):
+    _, path = _recognizer(tmp_path)
+    latency, parallel = graph_session(path, "openvino"), graph_session(path, "openvino", threads=2, parallel=True)
+    assert parallel is not latency and parallel is graph_session(path, "openvino", threads=2, parallel=True)
+    assert streams_of(latency) == 1
+    assert streams_of(parallel) == min(2, os.cpu_count())  # on two cores, two streams of one thread each
+    # ONNX Runtime runs one call at a time: parallel changes nothing there
+    assert graph_session(path, "onnxruntime", parallel=True) is graph_session(path, "onnxruntime")
+    assert streams_of(graph_session(path, "onnxruntime")) == 1
+    x = np.random.default_rng(1).uniform(-1, 1, (3, 1, 32, 100)).astype(np.float32)
+    assert np.array_equal(parallel.run(None, {"images": x})[1], latency.run(None, {"images": x})[1])
+
+
+def test_a_recognizer_with_streams_gives_each_a_batch_and_reads_as_with_one(tmp_path):
+    from ocdr.pipeline.recognizer import RecognizerPredictor
+
+    _, path = _recognizer(tmp_path)
+    rng = np.random.default_rng(2)
+    crops = [rng.integers(0, 255, (32, w, 3), np.uint8) for w in (40, 60, 80, 100, 120, 140, 160)]
+    serial = RecognizerPredictor(str(path), backend="onnxruntime", batch_size=6)
+    assert serial.streams == 1 and [len(g) for g in serial.batches(crops)] == [6, 1]
+    ov = RecognizerPredictor(str(path), backend="openvino", batch_size=6)
+    assert ov.streams == streams_of(ov._run.session) >= 1
+    ov.streams = 2  # as on a 2-core CPU; the pool below runs two batches at once
+    from concurrent.futures import ThreadPoolExecutor
+
+    ov._pool = ThreadPoolExecutor(2)
+    assert [len(g) for g in ov.batches(crops)] == [4, 3]  # 7 crops over 2 streams, not 6 + 1
+    assert [len(g) for g in ov.batches(crops[:1])] == [1]
+    a, b = ov(crops), serial(crops)
+    assert [t for t, _ in a] == [t for t, _ in b]
+    assert np.allclose([c for _, c in a], [c for _, c in b], atol=1e-4)

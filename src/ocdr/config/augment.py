@@ -18,6 +18,9 @@ class DetAugSpec:
     rotate_deg: float = field(default=10.0, metadata={"help": "random rotation, uniform in [-deg, deg]"})
     scale_min: float = field(default=0.5, metadata={"help": "smallest random scale"})
     scale_max: float = field(default=3.0, metadata={"help": "largest random scale"})
+    scale_long_side: int = field(default=0, metadata={"help": "0: the random scale is of the image's own size; N: of "
+                                                             "the image resized to long side N (the size it is read "
+                                                             "at), for a set of images of very different sizes"})
     crop_size: int = field(default=640, metadata={"help": "training crop side (square, multiple of 32)"})
     crop_keep_text: bool = field(default=True, metadata={"help": "crop windows avoid cutting text when they can"})
     color_prob: float = field(default=0.5, metadata={"help": "brightness/contrast/saturation/hue jitter probability"})
@@ -33,6 +36,8 @@ class DetAugSpec:
             raise ConfigError(f"augmentation.scale_min/scale_max: need 0 < {self.scale_min} <= {self.scale_max}")
         if self.rotate_deg < 0:
             raise ConfigError(f"augmentation.rotate_deg: {self.rotate_deg} is negative")
+        if self.scale_long_side < 0:
+            raise ConfigError(f"augmentation.scale_long_side: {self.scale_long_side} is negative (0: off)")
 
 
 @dataclass

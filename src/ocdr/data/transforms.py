@@ -273,6 +273,8 @@ def _rotate_scale_crop(image: np.ndarray, polys: list[np.ndarray], ignore: list[
     s = float(rng.uniform(spec.scale_min, spec.scale_max))
     fill = paper_colour(image)
     h, w = image.shape[:2]
+    if spec.scale_long_side:  # a scale of the size the image is read at, so small and large images train alike
+        s *= spec.scale_long_side / max(h, w)
     rot, rw, rh = _rotation(w, h, angle)
     nw, nh = max(int(round(rw * s)), 1), max(int(round(rh * s)), 1)
     if s < 1:

@@ -8,11 +8,15 @@ Two engines run the graphs: ONNX Runtime and OpenVINO. :func:`graph_session` pic
 - ``auto``: ONNX Runtime when it has CUDA, else OpenVINO when it is installed and loads the graph, else
   ONNX Runtime.
 
+A caller with many batches at once (the recognizer) asks for a ``parallel`` session: on OpenVINO it is
+compiled for throughput (the cores split into streams, :func:`streams_of` says how many), and that many
+calls from threads run side by side; ONNX Runtime, one call at a time with every core, ignores it.
+
 An OpenVINO session offers the part of ONNX Runtime's session interface the consumers use (``run``,
 ``get_inputs``, ``get_outputs``, ``get_modelmeta``, ``get_providers``), so nothing above this module tests
-which engine it has. A session is keyed by its engine and its file (path, size, modification time) or the
-bytes of an in-memory graph (a fine-tuned PP-OCR model's native graph), so building two ``ocdr.OCR``
-objects, or the service's workers, never loads the same graph twice.
+which engine it has. A session is keyed by its engine, whether it is parallel, and its file (path, size,
+modification time) or the bytes of an in-memory graph (a fine-tuned PP-OCR model's native graph), so
+building two ``ocdr.OCR`` objects, or the service's workers, never loads the same graph twice.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from types import SimpleNamespace
 
 from ocdr.errors import ConfigError, DataError
 
-__all__ = ["ENGINES", "graph_session", "engine_of", "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
+__all__ = ["ENGINES", "graph_session", "engine_of", "streams_of", "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +48,21 @@ def _ort_has_cuda() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
-def _key(engine: str, source, threads: int) -> tuple:
+def _key(engine: str, source, threads: int, parallel: bool) -> tuple:
     if isinstance(source, (bytes, bytearray)):
-        return (engine, "bytes", hashlib.sha1(source).hexdigest(), threads)
+        return (engine, "bytes", hashlib.sha1(source).hexdigest(), threads, parallel)
     path = Path(source)
     st = path.stat()
-    return (engine, str(path.resolve()), st.st_size, st.st_mtime_ns, threads)
+    return (engine, str(path.resolve()), st.st_size, st.st_mtime_ns, threads, parallel)
 
 
-def _create_onnxruntime(source, threads: int):
+def streams_of(session) -> int:
+    """How many calls the session runs at once to advantage (an OpenVINO session compiled for parallel
+    calls: its streams; any other: 1)."""
+    return getattr(session, "streams", 1)
+
+
+def _create_onnxruntime(source, threads: int, parallel: bool = False):  # ORT: one call at a time is fastest
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -69,17 +79,24 @@ class OpenVinoSession:
     """An OpenVINO compiled model behind ONNX Runtime's session interface. A compiled model may be shared by
     threads but an infer request may not: each call takes an idle request from a pool (a new one only when
     all are busy) and gives it back, so calls from many threads one after another (the service's
-    ``asyncio.to_thread``) share one request and its buffers."""
+    ``asyncio.to_thread``) share one request and its buffers.
 
-    def __init__(self, source, threads: int):
+    ``parallel``: compile for calls made at once (OpenVINO's THROUGHPUT hint: on 2 cores, 2 streams of one
+    thread each), for a caller with many batches to run (the recognizer); ``streams`` says how many."""
+
+    def __init__(self, source, threads: int, parallel: bool = False):
         import openvino as ov  # deferred: only when this engine is chosen
 
         core = ov.Core()
         model = core.read_model(bytes(source), b"") if isinstance(source, (bytes, bytearray)) else core.read_model(str(source))
         self._metadata = _onnx_metadata(model)
-        # LATENCY: one request at a time uses every core, as ONNX Runtime's intra-op threads do
-        config = {"PERFORMANCE_HINT": "LATENCY", **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
+        # LATENCY: one request at a time uses every core, as ONNX Runtime's intra-op threads do. THROUGHPUT:
+        # the cores split into streams; the small convolutions of a recognizer keep one core busy better than
+        # two, so two batches at once read ~1.4x the crops (docs/benchmarks.md)
+        config = {"PERFORMANCE_HINT": "THROUGHPUT" if parallel else "LATENCY",
+                  **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
         self._compiled = core.compile_model(model, "CPU", config)
+        self.streams = int(self._compiled.get_property("NUM_STREAMS")) if parallel else 1
         self._inputs = [SimpleNamespace(name=p.get_any_name(), shape=list(p.get_partial_shape()))
                         for p in self._compiled.inputs]
         self._outputs = [SimpleNamespace(name=p.get_any_name(), names=p.get_names()) for p in self._compiled.outputs]
@@ -140,12 +157,12 @@ def _check_source(source) -> None:
         raise DataError(path, "ONNX model not found")
 
 
-def _session(engine: str, source, threads: int):
-    key = _key(engine, source, threads)
+def _session(engine: str, source, threads: int, parallel: bool):
+    key = _key(engine, source, threads, parallel and engine == "openvino")
     with _LOCK:
         if key not in _SESSIONS:
             try:
-                _SESSIONS[key] = _CREATE[engine](source, threads)
+                _SESSIONS[key] = _CREATE[engine](source, threads, parallel)
             except Exception as exc:  # each engine raises its own types: bad protobuf, unsupported op, ...
                 where = "<in-memory graph>" if isinstance(source, (bytes, bytearray)) else source
                 name = "ONNX Runtime" if engine == "onnxruntime" else "OpenVINO"
@@ -153,26 +170,27 @@ def _session(engine: str, source, threads: int):
         return _SESSIONS[key]
 
 
-def graph_session(source: str | Path | bytes, backend: str = "auto", threads: int = 0):
+def graph_session(source: str | Path | bytes, backend: str = "auto", threads: int = 0, parallel: bool = False):
     """The process's session for an ``.onnx`` file or serialized graph bytes on the engine ``backend`` names
-    (see the module's docstring); a clear error for a missing, non-ONNX or unloadable file."""
+    (see the module's docstring); a clear error for a missing, non-ONNX or unloadable file. ``parallel``:
+    the caller runs several calls at once (:func:`streams_of` says how many pay; ONNX Runtime: one)."""
     _check_source(source)
     if backend == "onnxruntime":
-        return _session("onnxruntime", source, threads)
+        return _session("onnxruntime", source, threads, parallel)
     if backend == "openvino":
         if not openvino_available():
             raise ConfigError("backend=openvino needs the openvino package (pip install openvino; the version "
                               "ocdr pins is in its pyproject.toml), or use backend=onnxruntime")
-        return _session("openvino", source, threads)
+        return _session("openvino", source, threads, parallel)
     if backend != "auto":
         raise ConfigError(f"backend '{backend}' is not one of auto, {', '.join(ENGINES)}")
     if not openvino_available() or _ort_has_cuda():
-        return _session("onnxruntime", source, threads)
+        return _session("onnxruntime", source, threads, parallel)
     try:
-        return _session("openvino", source, threads)
+        return _session("openvino", source, threads, parallel)
     except DataError as exc:  # a graph OpenVINO cannot read still runs, on ONNX Runtime
         log.warning("%s; using ONNX Runtime", exc)
-        return _session("onnxruntime", source, threads)
+        return _session("onnxruntime", source, threads, parallel)
 
 
 def onnx_backend(backend: str) -> str:

@@ -14,6 +14,8 @@ in its metadata (character list, inference settings), so it runs without the che
 from __future__ import annotations
 
 import json
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -23,7 +25,7 @@ from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.recognition.decode import ctc_decode_steps
-from ocdr.models.runtime import ENGINES, engine_of, graph_session, onnx_backend
+from ocdr.models.runtime import ENGINES, engine_of, graph_session, onnx_backend, streams_of
 from ocdr.models.settings import (
     PPOCR_REC,
     RecognizerSettings,
@@ -98,9 +100,9 @@ def _open(model, backend: str, device: str):
         return (*_from_session(model, type(model).__name__), False)
     model = resolve_model("recognizer", model)
     if is_onnx_path(model):
-        return (*_from_session(graph_session(model, onnx_backend(backend)), model), False)
+        return (*_from_session(graph_session(model, onnx_backend(backend), parallel=True), model), False)
     if model in ALIASES and backend != "torch":
-        return (*_from_session(graph_session(wheel_model_path(ALIASES[model][0]), backend), model), False)
+        return (*_from_session(graph_session(wheel_model_path(ALIASES[model][0]), backend, parallel=True), model), False)
     from ocdr.models.loading import load_recognizer, resolve_device  # deferred: torch, for checkpoints only
 
     net, record, charset = load_recognizer(model, device if backend == "torch" else "cpu")
@@ -109,7 +111,7 @@ def _open(model, backend: str, device: str):
         from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
-        return _OrtRecognizer(graph_session(graph, backend), False), settings, charset, False
+        return _OrtRecognizer(graph_session(graph, backend, parallel=True), False), settings, charset, False
     if backend in ENGINES:
         raise ConfigError(f"{model}: backend={backend} needs an exported .onnx model (run 'ocdr ocrnet export' "
                           "first, or use backend=torch)")
@@ -132,6 +134,9 @@ class RecognizerPredictor:
         self.batch_size = batch_size or self.settings.batch_size or (64 if self._on_gpu() else 6)
         if self.settings.prediction != "CTC" and not self.on_torch:
             raise ConfigError("attention recognizers run on PyTorch only (backend=torch)")
+        # an engine with several streams (OpenVINO on a CPU) reads that many batches at once
+        self.streams = 1 if self.on_torch else streams_of(self._run.session)
+        self._pool = ThreadPoolExecutor(self.streams, "ocdr-rec") if self.streams > 1 else None
 
     def _on_gpu(self) -> bool:
         if self.on_torch:
@@ -170,17 +175,19 @@ class RecognizerPredictor:
         return ctc_decode_steps(ids, probs, self.charset)
 
     def batches(self, crops: list[np.ndarray]) -> list[np.ndarray]:
-        """Index groups of crops read together: sorted by aspect ratio, at most ``batch_size``; with a dynamic
-        width a batch also ends where a crop would need more than ``max_width_spread`` times the width of the
-        batch's first (PaddleOCR's graphs: 1.1), so no crop is padded far beyond what the model was trained
-        with (padding changes what the model reads)."""
+        """Index groups of crops read together: sorted by aspect ratio, at most ``batch_size`` (and with
+        several streams, few enough per batch that every stream gets one); with a dynamic width a batch also
+        ends where a crop would need more than ``max_width_spread`` times the width of the batch's first
+        (PaddleOCR's graphs: 1.1), so no crop is padded far beyond what the model was trained with (padding
+        changes what the model reads)."""
         ratios = np.array([c.shape[1] / max(c.shape[0], 1) for c in crops], np.float64)
         order = np.argsort(ratios, kind="stable")
         s = self.settings
         need = np.maximum(s.width, np.minimum(s.height * ratios, s.max_width))
+        size = min(self.batch_size, max(1, math.ceil(len(crops) / self.streams)))
         groups, start = [], 0
         for i in range(1, len(order) + 1):
-            if i == len(order) or i - start >= self.batch_size or (
+            if i == len(order) or i - start >= size or (
                     s.dynamic_width and s.max_width_spread and need[order[i]] > s.max_width_spread * need[order[start]]):
                 groups.append(order[start:i])
                 start = i
@@ -189,8 +196,12 @@ class RecognizerPredictor:
     def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """One (text, confidence) per crop, in the input order."""
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for idx in self.batches(crops):
-            for j, res in zip(idx, self._read(self.preprocess([crops[k] for k in idx]))):
+        groups = self.batches(crops)
+        read = lambda idx: self._read(self.preprocess([crops[k] for k in idx]))
+        # the engine releases the GIL while it runs, so the streams' threads overlap there
+        reads = self._pool.map(read, groups) if self._pool and len(groups) > 1 else map(read, groups)
+        for idx, batch in zip(groups, reads):
+            for j, res in zip(idx, batch):
                 results[j] = res
         return results
 
