@@ -69,18 +69,18 @@ def main() -> None:
     torch.set_grad_enabled(False)
     model, record = load_detector(args.checkpoint, "cpu")
     own = detector_settings_of(record)  # what the checkpoint records: the first row, and the grid's other keys
-    default, own_size = own.postprocess, own.limit_side_len
+    own_pp, own_size = own.postprocess, own.limit_side_len
     tuned = []
     for size in args.sizes:
         maps = prob_maps(model, args.tune, size, args.tune_images)
         for bt, un, th in itertools.product(args.box_thresh, args.unclip, args.thresh):
-            m = score(maps, replace(default, box_thresh=bt, unclip_ratio=un, thresh=th))
+            m = score(maps, replace(own_pp, box_thresh=bt, unclip_ratio=un, thresh=th))
             tuned.append({"size": size, "box_thresh": bt, "unclip_ratio": un, "thresh": th, "tune hmean": m["hmean"]})
         print(f"size {size}: best tuning hmean so far {max(r['tune hmean'] for r in tuned):.4f}", flush=True)
     best = max(tuned, key=lambda r: r["tune hmean"])
-    chosen = replace(default, box_thresh=best["box_thresh"], unclip_ratio=best["unclip_ratio"], thresh=best["thresh"])
+    chosen = replace(own_pp, box_thresh=best["box_thresh"], unclip_ratio=best["unclip_ratio"], thresh=best["thresh"])
     rows = []
-    for label, size, cfg in ((f"the checkpoint's own (size {own_size})", own_size, default),
+    for label, size, cfg in ((f"the checkpoint's own (size {own_size})", own_size, own_pp),
                              ("chosen on tuning images", best["size"], chosen)):
         key = (size, cfg.box_thresh, cfg.unclip_ratio, cfg.thresh)
         known = [r["tune hmean"] for r in tuned if (r["size"], r["box_thresh"], r["unclip_ratio"], r["thresh"]) == key]

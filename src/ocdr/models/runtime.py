@@ -92,7 +92,7 @@ class OpenVinoSession:
         self._metadata = _onnx_metadata(model)
         # LATENCY: one request at a time uses every core, as ONNX Runtime's intra-op threads do. THROUGHPUT:
         # the cores split into streams; the small convolutions of a recognizer keep one core busy better than
-        # two, so two batches at once read ~1.4x the crops (docs/benchmarks.md)
+        # two, so two batches at once read about 1.2x the crops (docs/benchmarks.md)
         config = {"PERFORMANCE_HINT": "THROUGHPUT" if parallel else "LATENCY",
                   **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
         self._compiled = core.compile_model(model, "CPU", config)

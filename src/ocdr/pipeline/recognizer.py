@@ -92,6 +92,11 @@ def _geometry_as_spec(g: dict) -> dict:
             "prediction": g.get("prediction", "CTC")}
 
 
+def _session(source, backend: str):
+    """The recognizer's graph session: parallel, as a call reads its batches side by side (see __call__)."""
+    return graph_session(source, backend, parallel=True)
+
+
 def _open(model, backend: str, device: str):
     """(runner, settings, charset, torch?) for a model source and a backend choice."""
     if backend not in BACKENDS:
@@ -100,9 +105,9 @@ def _open(model, backend: str, device: str):
         return (*_from_session(model, type(model).__name__), False)
     model = resolve_model("recognizer", model)
     if is_onnx_path(model):
-        return (*_from_session(graph_session(model, onnx_backend(backend), parallel=True), model), False)
+        return (*_from_session(_session(model, onnx_backend(backend)), model), False)
     if model in ALIASES and backend != "torch":
-        return (*_from_session(graph_session(wheel_model_path(ALIASES[model][0]), backend, parallel=True), model), False)
+        return (*_from_session(_session(wheel_model_path(ALIASES[model][0]), backend), model), False)
     from ocdr.models.loading import load_recognizer, resolve_device  # deferred: torch, for checkpoints only
 
     net, record, charset = load_recognizer(model, device if backend == "torch" else "cpu")
@@ -111,7 +116,7 @@ def _open(model, backend: str, device: str):
         from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
-        return _OrtRecognizer(graph_session(graph, backend, parallel=True), False), settings, charset, False
+        return _OrtRecognizer(_session(graph, backend), False), settings, charset, False
     if backend in ENGINES:
         raise ConfigError(f"{model}: backend={backend} needs an exported .onnx model (run 'ocdr ocrnet export' "
                           "first, or use backend=torch)")
