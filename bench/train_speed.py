@@ -45,9 +45,15 @@ CONFIGS = {
     # the first stages keep their pretrained weights and skip their backward (model.frozen_stages)
     **{f"ppocr_rec_dynamic_inline_frozen{n}": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [f"model.frozen_stages={n}"])
        for n in (2, 3, 4)},
+    # the depthwise filters keep their pretrained weights and skip their weight gradient (model.frozen_depthwise)
+    "ppocr_rec_dynamic_inline_dw": ("ocrnet", "ppocr-v4-rec", REC + INLINE + ["model.frozen_depthwise=true"]),
+    **{f"ppocr_rec_dynamic_inline_frozen{n}_dw": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [
+        f"model.frozen_stages={n}", "model.frozen_depthwise=true"]) for n in (2, 3)},
     "ppocr_det": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det"]),
     "ppocr_det_frozen2": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
                                                            "model.frozen_stages=2"]),
+    "ppocr_det_dw": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
+                                                      "model.frozen_depthwise=true"]),
     "dbnet_r18_scratch": ("ocdnet", "none (ocdr DBNet ResNet-18)", DET + ["model.backbone=resnet18"]),
 }
 

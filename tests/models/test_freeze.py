@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from ocdr.errors import ConfigError
-from ocdr.models.freeze import freeze_stages, stage_parameters
+from ocdr.models.freeze import depthwise_parameters, freeze_depthwise, freeze_stages, stage_parameters
 from ocdr.models.imported.onnx_graph import OnnxGraphModule
 
 
@@ -80,3 +80,56 @@ def test_zero_freezes_nothing_and_bad_counts_are_errors():
         freeze_stages(m, -1)
     with pytest.raises(ConfigError, match="Linear has no stages to freeze"):
         freeze_stages(nn.Linear(2, 2), 1)
+
+
+def _depthwise_graph() -> onnx.ModelProto:
+    # conv 3->4, depthwise 4 (its own bias), then BN after it (folded into a _ConvBN by fuse), then a 1x1 conv
+    # that also reads "shared"; "shared" is read by the depthwise conv too, so it must stay trainable
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["a", "wd", "bd"], ["b"], group=4, pads=[2, 2, 2, 2]),
+        helper.make_node("BatchNormalization", ["b", "gamma", "beta", "mean", "var"], ["c"]),
+        helper.make_node("Conv", ["c", "wd2", "shared"], ["d"], group=4, pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["d", "w3", "shared"], ["e"]),
+    ]
+    inits = [_w("w1", 4, 3, 3, 3), _w("wd", 4, 1, 5, 5), _w("bd", 4), _w("gamma", 4), _w("beta", 4),
+             numpy_helper.from_array(np.zeros(4, np.float32), "mean"), numpy_helper.from_array(np.ones(4, np.float32), "var"),
+             _w("wd2", 4, 1, 3, 3), _w("w3", 4, 4, 1, 1), _w("shared", 4)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, 8, 8])],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_frozen_depthwise_keeps_only_the_depthwise_weights_and_the_rest_trains(fused):
+    m = _Wrapped()
+    m.graph = OnnxGraphModule(_depthwise_graph())
+    if fused:
+        m.graph.fuse()
+        assert "_ConvBN" in [op for op, *_ in m.graph.nodes]
+    x = torch.randn(2, 3, 8, 8)
+    before = m(x).detach()
+    report = freeze_depthwise(m, True)
+    # wd (100), bd (4) and wd2 (36); gamma and beta (4 each) too once the batch norm is folded into the depthwise
+    # conv (its kernel gradient would be needed for theirs); "shared" is also read by the 1x1 conv
+    frozen = ["bd", "beta", "gamma", "wd", "wd2"] if fused else ["bd", "wd", "wd2"]
+    assert report == {"frozen_parameters": 140 + 8 * fused, "parameters": 108 + 100 + 12 + 36 + 16 + 4}
+    assert _names(m, depthwise_parameters(m)) == frozen
+    out = m(x)
+    assert torch.equal(out, before)
+    out.square().mean().backward()
+    for name in frozen:
+        assert m.graph.weight_of(name).grad is None
+    for name in {"w1", "w3", "shared", "gamma", "beta"} - set(frozen):  # w1 is before the frozen layers: their input gradient still flows
+        assert m.graph.weight_of(name).grad.abs().sum() > 0
+
+
+def test_frozen_depthwise_on_native_convolutions_and_the_errors():
+    net = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(8, 8, 3, groups=8), nn.Conv2d(8, 8, 3, groups=2))
+    assert freeze_depthwise(net, False) == {"frozen_parameters": 0, "parameters": sum(p.numel() for p in net.parameters())}
+    assert all(p.requires_grad for p in net.parameters())
+    report = freeze_depthwise(net, True)
+    assert report["frozen_parameters"] == 8 * 9 + 8  # the grouped (not depthwise) conv keeps training
+    assert [p.requires_grad for p in net.parameters()] == [True, True, False, False, True, True]
+    with pytest.raises(ConfigError, match="frozen_depthwise: Linear has no depthwise convolutions"):
+        freeze_depthwise(nn.Linear(2, 2), True)

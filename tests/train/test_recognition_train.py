@@ -114,10 +114,11 @@ def test_fine_tune_from_the_imported_ppocr_recognizer(trained):
 
 
 def test_frozen_stages_keep_the_imported_weights_and_the_rest_trains(trained):
-    """``model.frozen_stages=3`` on ppocr-v4-rec: after a step at a large learning rate, the first three
-    stages' weights are still the import's, and the later ones moved."""
+    """``model.frozen_stages=3 model.frozen_depthwise=true`` on ppocr-v4-rec: after a step at a large learning
+    rate, the first three stages' weights and every depthwise filter are still the import's, and the later
+    stages' other weights moved."""
     pytest.importorskip("rapidocr_onnxruntime", reason="rapidocr-onnxruntime not installed (make test installs it)")
-    from ocdr.models.freeze import stage_parameters
+    from ocdr.models.freeze import depthwise_parameters, stage_parameters
     from ocdr.models.imported.pretrained import import_record
     from ocdr.models.registry import build_model
 
@@ -125,16 +126,18 @@ def test_frozen_stages_keep_the_imported_weights_and_the_rest_trains(trained):
     run = root / "run_frozen"
     assert main(["ocrnet", "train", *common, "train.num_epochs=1", "train.max_steps=1", "train.optim.lr=1e-2",
                  "model.backbone=auto", "model.pretrained_model_path=ppocr-v4-rec", "model.frozen_stages=3",
-                 f"train.results_dir={run}"]) == 0
+                 "model.frozen_depthwise=true", f"train.results_dir={run}"]) == 0
     model = build_model("ppocr_rec")
     ids = [{id(p) for p in stage} for stage in stage_parameters(model)]
     key_stage = {k: next(i for i, s in enumerate(ids) if id(p) in s)
                  for k, p in model.named_parameters() if any(id(p) in s for s in ids)}
     source = import_record("ppocr-v4-rec")["state_dict"]
     tuned = read_model_record(run / "model_final.pth")["state_dict"]
-    frozen = [k for k, s in key_stage.items() if s < 3]
-    later = [k for k, s in key_stage.items() if s >= 3]
-    assert frozen and later
+    depthwise = {id(p) for p in depthwise_parameters(model)}
+    is_depthwise = {k: id(p) in depthwise for k, p in model.named_parameters()}
+    frozen = [k for k, s in key_stage.items() if s < 3 or is_depthwise[k]]
+    later = [k for k, s in key_stage.items() if s >= 3 and not is_depthwise[k]]
+    assert frozen and later and any(is_depthwise[k] and s >= 3 for k, s in key_stage.items())
     assert all((tuned[k] == source[k]).all() for k in frozen)
     assert sum(not (tuned[k] == source[k]).all() for k in later) > len(later) // 2
 

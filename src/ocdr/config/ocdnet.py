@@ -45,6 +45,7 @@ class DetModelSpec:
     load_pruned_graph: bool = field(default=False, metadata={"help": "start from the pruned model in pruned_graph_path (its shapes and weights)"})
     pruned_graph_path: str = field(default="", metadata={"help": "output of ocdr ocdnet prune"})
     frozen_stages: int = field(default=0, metadata={"help": "the first N backbone stages keep their pretrained weights and skip their backward pass: faster fine-tuning (MMOCR's frozen_stages; PP-OCRv4 models; 0: train everything)"})
+    frozen_depthwise: bool = field(default=False, metadata={"help": "depthwise convolutions keep their pretrained filters and skip their weight gradient (most of their backward time on a CPU); every other layer trains (PP-OCRv4 models)"})
     inner_channels: int = field(default=256, metadata={"help": "FPN channels"})
     k: float = field(default=50.0, metadata={"help": "differentiable binarization steepness"})
 

@@ -48,6 +48,7 @@ class RecModelSpec:
                                                                  "narrow words cost narrow convolutions"})
     pretrained_model_path: str = field(default="", metadata={"help": "start from this checkpoint (head surgery when the character list differs), or ppocr-v4-rec"})
     frozen_stages: int = field(default=0, metadata={"help": "the first N backbone stages keep their pretrained weights and skip their backward pass: faster fine-tuning (MMOCR's frozen_stages; PP-OCRv4 models; 0: train everything)"})
+    frozen_depthwise: bool = field(default=False, metadata={"help": "depthwise convolutions keep their pretrained filters and skip their weight gradient (most of their backward time on a CPU); every other layer trains (PP-OCRv4 models)"})
     pruned_graph_path: str = field(default="", metadata={"help": "start from this output of ocdr ocrnet prune: its shapes, "
                                                                  "weights, character list and input size (TAO's key)"})
 

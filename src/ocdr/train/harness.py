@@ -164,12 +164,15 @@ class TrainTask(L.LightningModule):
         self.best = dict(checkpoint.get("ocdr_best") or {})  # a resumed run keeps beating the same best
 
 
-def log_frozen(report: dict) -> None:
-    """One line saying what ``model.frozen_stages`` froze (nothing when it is 0)."""
-    if report["stages"]:
+def log_frozen(stages: dict, depthwise: dict | None = None) -> None:
+    """One line for what ``model.frozen_stages`` froze and one for ``model.frozen_depthwise`` (none when off)."""
+    if stages["stages"]:
         log.info("model.frozen_stages=%d: the first %d of %d backbone stages are frozen (%d of %d parameters)",
-                 report["stages"], report["stages"], report["of_stages"], report["frozen_parameters"],
-                 report["parameters"])
+                 stages["stages"], stages["stages"], stages["of_stages"], stages["frozen_parameters"],
+                 stages["parameters"])
+    if depthwise and depthwise["frozen_parameters"]:
+        log.info("model.frozen_depthwise=true: the depthwise convolutions' %d of %d parameters are frozen",
+                 depthwise["frozen_parameters"], depthwise["parameters"])
 
 
 def lower_is_better(metric: str) -> bool:

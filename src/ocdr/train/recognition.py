@@ -16,7 +16,7 @@ from ocdr.data.samplers import TrainBatchSampler, source_weights
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.models.checkpoint import read_model_record
-from ocdr.models.freeze import freeze_stages
+from ocdr.models.freeze import freeze_depthwise, freeze_stages
 from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
 from ocdr.models.prune import rebuild_to
 from ocdr.models.recognition.heads import CTCHead, decode_batch, head_class
@@ -239,7 +239,7 @@ def train_recognizer(spec: OcrnetSpec) -> dict:
     val_ds = make_dataset(spec.dataset.val_dataset_dir, spec, charset, train=False)
     train_loader, val_loader = make_loader(train_ds, spec, True), make_loader(val_ds, spec, False)
     model, name, kwargs = build_recognizer(spec, charset, record)
-    log_frozen(freeze_stages(model, spec.model.frozen_stages))
+    log_frozen(freeze_stages(model, spec.model.frozen_stages), freeze_depthwise(model, spec.model.frozen_depthwise))
     task = RecognitionTask(model, name, kwargs, t.optim, spec_to_dict(spec), charset.to_list(), codec=charset,
                            prediction=spec.model.prediction, max_label_length=spec.dataset.max_label_length)
     with open_run(t.results_dir, t.resume_training_checkpoint_path, task.spec_dict, task.charset):

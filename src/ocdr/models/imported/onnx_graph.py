@@ -150,6 +150,18 @@ class OnnxGraphModule(nn.Module):
             stages.pop(0)
         return stages
 
+    def depthwise_parameters(self) -> list[nn.Parameter]:
+        """The trainable weights read only by depthwise convolutions (one filter per channel): their kernels, and
+        the bias, batch-norm and affine terms folded into them. A weight also read by another node is left out."""
+        readers: dict[str, list[bool]] = {}
+        for op, ins, _, attrs in self.nodes:
+            depthwise = (op == "Conv" or op.startswith("_Conv")) and attrs.get("group", 1) > 1 \
+                and self.weight_of(ins[1]).shape[1] == 1
+            for name in ins:
+                if self._keys.get(name) in self.weights:
+                    readers.setdefault(self._keys[name], []).append(depthwise)
+        return [self.weights[key] for key, flags in readers.items() if all(flags)]
+
     def _liveness(self) -> list[list[str]]:
         """For each node, the values it is the last reader of: a forward pass drops them once it has run, so it
         holds only live activations (keeping every intermediate cost gigabytes on a batch of word crops).
