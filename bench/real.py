@@ -330,6 +330,33 @@ def run_engines(args, engines: list[tuple]) -> tuple[list[dict], dict]:
     return records, skipped
 
 
+LABELS = {"ocdr": "ocdr (defaults)", "ocdr-onnxruntime": "ocdr (defaults, backend=onnxruntime)",
+          "rapidocr": "RapidOCR 1.4.4 (PP-OCRv4)", "tesseract": "Tesseract (eng)"}
+
+
+def engine_list(kinds: list[str], ocdr_specs: list[str]) -> list[tuple]:
+    """The engines to run, in order: each of ``kinds``, and the ``--ocdr`` models right after the ocdr defaults
+    (or last, when the defaults are not asked for: named models always run)."""
+    extra = [_ocdr_models(spec) for spec in ocdr_specs]
+    engines = []
+    for kind in kinds:
+        engines.append((kind, LABELS[kind], "auto", "auto"))
+        if kind == "ocdr":
+            engines += extra
+    return engines if "ocdr" in kinds else engines + extra
+
+
+def _ocdr_models(spec: str) -> tuple:
+    """An ``--ocdr NAME=DET,REC[@SET+SET]`` value as an engine entry."""
+    name, _, models = spec.partition("=")
+    models, _, only = models.partition("@")
+    det, _, rec = models.partition(",")
+    only_sets = [n for n in only.split("+") if n]
+    if not (name and det and rec) or any(n not in SETS for n in only_sets):
+        raise SystemExit(f"--ocdr {spec!r}: expected NAME=DET,REC or NAME=DET,REC@SET+SET (sets: {', '.join(SETS)})")
+    return ("ocdr", name, det, rec, only_sets)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", type=Path, default=DATA)
@@ -361,22 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sets:
         print("no data sets found under", args.data_root)
         return 1
-    engines = []
-    labels = {"ocdr": "ocdr (defaults)", "ocdr-onnxruntime": "ocdr (defaults, backend=onnxruntime)",
-              "rapidocr": "RapidOCR 1.4.4 (PP-OCRv4)", "tesseract": "Tesseract (eng)"}
-    for kind in args.engines:
-        engines.append((kind, labels[kind], "auto", "auto"))
-        if kind == "ocdr":
-            for spec in args.ocdr:
-                name, _, models = spec.partition("=")
-                models, _, only = models.partition("@")
-                det, _, rec = models.partition(",")
-                only_sets = [n for n in only.split("+") if n]
-                if not (name and det and rec) or any(n not in SETS for n in only_sets):
-                    raise SystemExit(f"--ocdr {spec!r}: expected NAME=DET,REC or NAME=DET,REC@SET+SET "
-                                     f"(sets: {', '.join(SETS)})")
-                engines.append(("ocdr", name, det, rec, only_sets))
-    records, skipped = run_engines(args, engines)
+    records, skipped = run_engines(args, engine_list(args.engines, args.ocdr))
     command = "bench/real.py " + " ".join(argv if argv is not None else sys.argv[1:])
     machine = f"{os.cpu_count()} CPU cores ({_cpu()}), no GPU used"
     args.out.parent.mkdir(parents=True, exist_ok=True)

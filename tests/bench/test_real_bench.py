@@ -76,3 +76,16 @@ def test_natural_order_split():
     real = _load()
     names = [f"img_{i}.jpg" for i in range(1, 25)]
     assert real.every_10th(names) == ["img_1.jpg", "img_11.jpg", "img_21.jpg"]
+
+
+def test_named_ocdr_models_run_after_the_defaults_or_alone():
+    real = _load()
+    tuned = ("ocdr", "tuned", "d.onnx", "r.pth", ["names", "gw_words"])
+    assert real.engine_list(["rapidocr", "ocdr"], ["tuned=d.onnx,r.pth@names+gw_words"]) == [
+        ("rapidocr", "RapidOCR 1.4.4 (PP-OCRv4)", "auto", "auto"), ("ocdr", "ocdr (defaults)", "auto", "auto"), tuned]
+    # without the defaults the named models still run (they were silently dropped before)
+    assert real.engine_list(["rapidocr"], ["tuned=d.onnx,r.pth@names+gw_words"])[-1] == tuned
+    with pytest.raises(SystemExit, match="expected NAME=DET,REC"):
+        real.engine_list([], ["tuned=d.onnx"])
+    with pytest.raises(SystemExit, match="sets: icdar2015"):
+        real.engine_list([], ["tuned=d.onnx,r.pth@nosuchset"])

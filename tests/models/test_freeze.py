@@ -120,13 +120,15 @@ def test_frozen_depthwise_keeps_only_the_depthwise_weights_and_the_rest_trains(f
     out.square().mean().backward()
     for name in frozen:
         assert m.graph.weight_of(name).grad is None
-    for name in {"w1", "w3", "shared", "gamma", "beta"} - set(frozen):  # w1 is before the frozen layers: their input gradient still flows
+    # w1 is before the frozen layers: their input gradient still flows to it
+    for name in {"w1", "w3", "shared", "gamma", "beta"} - set(frozen):
         assert m.graph.weight_of(name).grad.abs().sum() > 0
 
 
 def test_frozen_depthwise_on_native_convolutions_and_the_errors():
     net = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(8, 8, 3, groups=8), nn.Conv2d(8, 8, 3, groups=2))
-    assert freeze_depthwise(net, False) == {"frozen_parameters": 0, "parameters": sum(p.numel() for p in net.parameters())}
+    total = sum(p.numel() for p in net.parameters())
+    assert freeze_depthwise(net, False) == {"frozen_parameters": 0, "parameters": total}
     assert all(p.requires_grad for p in net.parameters())
     report = freeze_depthwise(net, True)
     assert report["frozen_parameters"] == 8 * 9 + 8  # the grouped (not depthwise) conv keeps training

@@ -9,9 +9,9 @@ are fixed buffers already, so a frozen stage computes exactly what it computed b
 Depthwise convolutions (one small filter per channel, as in PP-LCNet and MobileNet) are cheap forward but
 their weight gradient is not: on this 2-core CPU a 5x5 depthwise layer's backward takes ~5x its forward, and
 ~80 % of that is the filter's gradient (docs/benchmarks.md, "Training speed"). They are few weights (73 k of
-PP-OCRv4-rec's 1.9 M with an 80-character head), so :func:`freeze_depthwise` keeps them and skips that gradient, while every other layer, before and
-after them, still trains (their input gradient is still computed). What it costs in accuracy is measured per
-recipe, not assumed.
+PP-OCRv4-rec's 1.9 M with an 80-character head), so :func:`freeze_depthwise` keeps them and skips that
+gradient, while every other layer, before and after them, still trains (their input gradient is still
+computed). What it costs in accuracy is measured per recipe, not assumed.
 
 Which modules have stages is a property of the model (:func:`stage_parameters`); a model without them is a
 clear error, not a silent no-op.
