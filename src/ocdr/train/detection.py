@@ -14,12 +14,11 @@ from ocdr.data.samplers import TrainBatchSampler, source_weights
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.detection import DetectionMetric, match_image
 from ocdr.models.detection.postprocess import PostProcessConfig, detect_batch
-from ocdr.models.freeze import freeze_depthwise, freeze_stages
 from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
 from ocdr.models.loading import load_detector
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
-from ocdr.train.harness import TrainTask, fit, log_frozen
+from ocdr.train.harness import TrainTask, fit, freeze_as_specified
 from ocdr.train.runs import open_run
 
 __all__ = ["DetectionTask", "train_detector", "build_detector", "ensure_data", "make_eval_dataset"]
@@ -145,7 +144,7 @@ def train_detector(spec: OcdnetSpec) -> dict:
         drop_last=len(train_ds) > t.batch_size, seed=t.seed), **loader_kw)
     val_loader = DataLoader(val_ds, batch_sampler=TrainBatchSampler(len(val_ds), 1, shuffle=False), **loader_kw)
     model, name, kwargs = build_detector(spec)
-    log_frozen(freeze_stages(model, spec.model.frozen_stages), freeze_depthwise(model, spec.model.frozen_depthwise))
+    freeze_as_specified(model, spec.model)
     task = DetectionTask(model, name, kwargs, t.optim, spec_to_dict(spec), None, postprocess=PostProcessConfig(**spec.postprocess.given()))
     with open_run(t.results_dir, t.resume_training_checkpoint_path, task.spec_dict):
         save_spec(spec, t.results_dir, "ocdnet_train_spec.yaml")

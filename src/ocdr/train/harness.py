@@ -27,11 +27,12 @@ from lightning.pytorch.strategies import DDPStrategy
 from ocdr.config.train import OptimSpec, TrainSpec
 from ocdr.errors import ConfigError
 from ocdr.models.checkpoint import load_checkpoint, make_model_record, save_checkpoint
+from ocdr.models.freeze import freeze_depthwise, freeze_stages
 from ocdr.models.settings import trained_settings
 from ocdr.train.optim import build_optimizer, build_scheduler
 from ocdr.train.runs import find_resume
 
-__all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator", "log_frozen"]
+__all__ = ["TrainTask", "fit", "SafeCheckpointIO", "EMA", "resolve_accelerator", "freeze_as_specified"]
 log = logging.getLogger("ocdr.train")
 
 
@@ -164,13 +165,16 @@ class TrainTask(L.LightningModule):
         self.best = dict(checkpoint.get("ocdr_best") or {})  # a resumed run keeps beating the same best
 
 
-def log_frozen(stages: dict, depthwise: dict | None = None) -> None:
-    """One line for what ``model.frozen_stages`` froze and one for ``model.frozen_depthwise`` (none when off)."""
+def freeze_as_specified(model, model_spec) -> None:
+    """Apply ``model.frozen_stages`` and ``model.frozen_depthwise`` (both trainers' model specs have them) and
+    log one line for each that froze something."""
+    stages = freeze_stages(model, model_spec.frozen_stages)
+    depthwise = freeze_depthwise(model, model_spec.frozen_depthwise)
     if stages["stages"]:
         log.info("model.frozen_stages=%d: the first %d of %d backbone stages are frozen (%d of %d parameters)",
                  stages["stages"], stages["stages"], stages["of_stages"], stages["frozen_parameters"],
                  stages["parameters"])
-    if depthwise and depthwise["frozen_parameters"]:
+    if depthwise["frozen_parameters"]:
         log.info("model.frozen_depthwise=true: the depthwise convolutions' %d of %d parameters are frozen",
                  depthwise["frozen_parameters"], depthwise["parameters"])
 

@@ -16,14 +16,13 @@ from ocdr.data.samplers import TrainBatchSampler, source_weights
 from ocdr.data.synth import SynthSpec, generate
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.models.checkpoint import read_model_record
-from ocdr.models.freeze import freeze_depthwise, freeze_stages
 from ocdr.models.imported.pretrained import IMPORTED_MODELS, read_pretrained
 from ocdr.models.prune import rebuild_to
 from ocdr.models.recognition.heads import CTCHead, decode_batch, head_class
 from ocdr.models.recognition.surgery import head_surgery
 from ocdr.models.registry import build_model
 from ocdr.models.weights import load_matching
-from ocdr.train.harness import TrainTask, fit, log_frozen
+from ocdr.train.harness import TrainTask, fit, freeze_as_specified
 from ocdr.train.runs import open_run
 
 __all__ = ["RecognitionTask", "train_recognizer", "build_recognizer", "make_targets", "load_charset"]
@@ -239,7 +238,7 @@ def train_recognizer(spec: OcrnetSpec) -> dict:
     val_ds = make_dataset(spec.dataset.val_dataset_dir, spec, charset, train=False)
     train_loader, val_loader = make_loader(train_ds, spec, True), make_loader(val_ds, spec, False)
     model, name, kwargs = build_recognizer(spec, charset, record)
-    log_frozen(freeze_stages(model, spec.model.frozen_stages), freeze_depthwise(model, spec.model.frozen_depthwise))
+    freeze_as_specified(model, spec.model)
     task = RecognitionTask(model, name, kwargs, t.optim, spec_to_dict(spec), charset.to_list(), codec=charset,
                            prediction=spec.model.prediction, max_label_length=spec.dataset.max_label_length)
     with open_run(t.results_dir, t.resume_training_checkpoint_path, task.spec_dict, task.charset):
