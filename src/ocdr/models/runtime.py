@@ -93,7 +93,9 @@ class OpenVinoSession:
         # LATENCY: one request at a time uses every core, as ONNX Runtime's intra-op threads do. THROUGHPUT:
         # the cores split into streams; the small convolutions of a recognizer keep one core busy better than
         # two, so two batches at once read about 1.2x the crops (docs/benchmarks.md)
-        config = {"PERFORMANCE_HINT": "THROUGHPUT" if parallel else "LATENCY",
+        # f32 always: on a CPU with bf16 instructions OpenVINO otherwise computes in bf16 by itself, and the
+        # reads stop matching ONNX Runtime's (seen here: a recognizer's outputs off by 0.6)
+        config = {"PERFORMANCE_HINT": "THROUGHPUT" if parallel else "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
                   **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
         self._compiled = core.compile_model(model, "CPU", config)
         self.streams = int(self._compiled.get_property("NUM_STREAMS")) if parallel else 1
