@@ -23,7 +23,8 @@ start-up are its own), over the same images:
   engine's own batching), start-up seconds (process start to a ready engine, imports included), peak RSS.
 
 Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``; OpenVINO on a CPU), ``ocdr-onnxruntime`` (the same with
-``backend=onnxruntime``, to see what the engine is worth; not run unless named), ``--ocdr NAME=DET,REC[@SET+SET]`` (more ocdr models, e.g.
+``backend=onnxruntime``, to see what the engine is worth; not run unless named), ``ocdr-bf16`` (the same with
+``precision=bf16``: OpenVINO in bfloat16, where the CPU has it; not run unless named), ``--ocdr NAME=DET,REC[@SET+SET]`` (more ocdr models, e.g.
 the recipes' fine-tuned ones, optionally on some sets only), ``rapidocr``
 (rapidocr-onnxruntime 1.4.4, its defaults, angle classifier on), ``tesseract`` (Debian tesseract-ocr, eng;
 pages with --psm 3, crops with --psm 7). A missing engine or set is skipped with the reason.
@@ -127,10 +128,10 @@ def load_set(name: str, root: Path, max_images: int, max_crops: int) -> dict:
 
 # ----------------------------------------------------------------------------------------------- engines
 class OcdrEngine:
-    def __init__(self, det: str = "auto", rec: str = "auto", backend: str = "auto"):
+    def __init__(self, det: str = "auto", rec: str = "auto", backend: str = "auto", precision: str = "fp32"):
         import ocdr
 
-        self.ocr_ = ocdr.OCR(det, rec, backend=backend)
+        self.ocr_ = ocdr.OCR(det, rec, backend=backend, precision=precision)
 
     def detect(self, rgb):
         return list(self.ocr_.detector([rgb])[0].polygons)
@@ -143,7 +144,8 @@ class OcdrEngine:
 
     def describe(self) -> dict:
         d, r = self.ocr_.detector, self.ocr_.recognizer
-        return {"detector_backend": d.backend, "recognizer_backend": r.backend}
+        return {"detector_backend": d.backend, "recognizer_backend": r.backend,
+                "detector_precision": d.precision, "recognizer_precision": r.precision}
 
 
 class RapidEngine(compare.RapidEngine):
@@ -206,7 +208,11 @@ def make_engine(kind: str, det: str, rec: str):
         return RapidEngine()
     if kind == "tesseract":
         return TesseractEngine()
-    return OcdrEngine(det, rec, "onnxruntime" if kind == "ocdr-onnxruntime" else "auto")
+    return OcdrEngine(det, rec, **OCDR_VARIANTS[kind])
+
+
+# the ocdr defaults and their variants: what ocdr.OCR() is given besides the models
+OCDR_VARIANTS = {"ocdr": {}, "ocdr-onnxruntime": {"backend": "onnxruntime"}, "ocdr-bf16": {"precision": "bf16"}}
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -331,6 +337,7 @@ def run_engines(args, engines: list[tuple]) -> tuple[list[dict], dict]:
 
 
 LABELS = {"ocdr": "ocdr (defaults)", "ocdr-onnxruntime": "ocdr (defaults, backend=onnxruntime)",
+          "ocdr-bf16": "ocdr (defaults, precision=bf16)",
           "rapidocr": "RapidOCR 1.4.4 (PP-OCRv4)", "tesseract": "Tesseract (eng)"}
 
 
@@ -362,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, default=DATA)
     ap.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     ap.add_argument("--engines", nargs="*", default=["ocdr", "rapidocr", "tesseract"],
-                    choices=["ocdr", "ocdr-onnxruntime", "rapidocr", "tesseract"],
-                    help="ocdr-onnxruntime: the defaults with backend=onnxruntime (the engine's share of the speed)")
+                    choices=[*OCDR_VARIANTS, "rapidocr", "tesseract"],
+                    help="ocdr-onnxruntime: the defaults with backend=onnxruntime (the engine's share of the speed); "
+                         "ocdr-bf16: the defaults with precision=bf16 (OpenVINO in bfloat16)")
     ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC[@SET+SET]",
                     help="more ocdr models (e.g. fine-tuned ones), on the named sets only when @ is given")
     ap.add_argument("--max-images", type=int, default=0, help="at most this many validation images per set (0: all)")

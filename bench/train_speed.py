@@ -49,11 +49,19 @@ CONFIGS = {
     "ppocr_rec_dynamic_inline_dw": ("ocrnet", "ppocr-v4-rec", REC + INLINE + ["model.frozen_depthwise=true"]),
     **{f"ppocr_rec_dynamic_inline_frozen{n}_dw": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [
         f"model.frozen_stages={n}", "model.frozen_depthwise=true"]) for n in (2, 3)},
+    # autocast to bfloat16 (train.precision=bf16-mixed): oneDNN's bf16 kernels on a CPU that has them
+    "ppocr_rec_dynamic_inline_bf16": ("ocrnet", "ppocr-v4-rec", REC + INLINE + ["train.precision=bf16-mixed"]),
+    "ppocr_rec_dynamic_inline_dw_bf16": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [
+        "model.frozen_depthwise=true", "train.precision=bf16-mixed"]),
+    "ppocr_rec_dynamic_inline_frozen2_dw_bf16": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [
+        "model.frozen_stages=2", "model.frozen_depthwise=true", "train.precision=bf16-mixed"]),
     "ppocr_det": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det"]),
     "ppocr_det_frozen2": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
                                                            "model.frozen_stages=2"]),
     "ppocr_det_dw": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
                                                       "model.frozen_depthwise=true"]),
+    "ppocr_det_bf16": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det",
+                                                        "train.precision=bf16-mixed"]),
     "dbnet_r18_scratch": ("ocdnet", "none (ocdr DBNet ResNet-18)", DET + ["model.backbone=resnet18"]),
 }
 

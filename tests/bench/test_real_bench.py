@@ -89,3 +89,14 @@ def test_named_ocdr_models_run_after_the_defaults_or_alone():
         real.engine_list([], ["tuned=d.onnx"])
     with pytest.raises(SystemExit, match="sets: icdar2015"):
         real.engine_list([], ["tuned=d.onnx,r.pth@nosuchset"])
+
+
+def test_the_bf16_variant_is_the_defaults_in_bfloat16(tiny_models):
+    real = _load()
+    assert real.engine_list(["ocdr-bf16"], []) == [("ocdr-bf16", "ocdr (defaults, precision=bf16)", "auto", "auto")]
+    engine = real.make_engine("ocdr-bf16", str(tiny_models / "det.onnx"), str(tiny_models / "rec.onnx"))
+    described = engine.describe()
+    assert described["detector_backend"] == described["recognizer_backend"] == "openvino"
+    assert described["recognizer_precision"] in ("bf16", "fp32")  # fp32 where the CPU has no bf16
+    assert real.make_engine("ocdr", str(tiny_models / "det.onnx"), str(tiny_models / "rec.onnx")).describe()[
+        "recognizer_precision"] == "fp32"

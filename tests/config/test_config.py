@@ -76,3 +76,16 @@ def test_describe_lists_dotted_keys_with_help():
     rows = {k: (d, h) for k, d, h in describe_spec(ExperimentSpec)}
     assert rows["dataset.max_label_length"] == ("25", "longest label kept")
     assert "train.num_epochs" in rows
+
+
+def test_precision_is_checked_where_each_command_reads_it():
+    from ocdr.config.ocdnet import OcdnetSpec
+    from ocdr.config.ocrnet import OcrnetSpec
+    from ocdr.config.pipeline import PipelineSpec
+
+    assert load_spec(PipelineSpec, None, ["precision=bf16"]).precision == "bf16"
+    assert load_spec(OcdnetSpec, None, []).inference.precision == "fp32"
+    for spec_type, key in ((PipelineSpec, "precision"), (OcdnetSpec, "inference.precision"),
+                           (OcrnetSpec, "inference.precision")):
+        with pytest.raises(ConfigError, match="precision: 'fp16' is not one of fp32, bf16"):
+            load_spec(spec_type, None, [f"{key}=fp16"])

@@ -13,7 +13,7 @@ from ocdr.errors import ConfigError, DataError
 from ocdr.export.onnx_export import export_detector, export_recognizer, recognizer_parity
 from ocdr.models import runtime
 from ocdr.models.registry import build_model
-from ocdr.models.runtime import engine_of, graph_session, streams_of
+from ocdr.models.runtime import engine_of, graph_session, precision_of, streams_of
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +109,7 @@ def test_auto_prefers_openvino_on_a_cpu_and_falls_back_to_onnxruntime(tmp_path, 
     assert engine_of(graph_session(path, "auto")) == "openvino"
     runtime.clear_sessions()
 
-    def cannot(source, threads, parallel):
+    def cannot(source, threads, parallel, precision):
         raise RuntimeError("unsupported operation Foo\nmore detail")
 
     monkeypatch.setitem(runtime._CREATE, "openvino", cannot)
@@ -179,3 +179,51 @@ def test_a_recognizer_with_streams_gives_each_a_batch_and_reads_as_with_one(tmp_
     a, b = ov(crops), serial(crops)
     assert [t for t, _ in a] == [t for t, _ in b]
     assert np.allclose([c for _, c in a], [c for _, c in b], atol=1e-4)
+
+
+def test_bf16_is_an_openvino_session_of_its_own_close_to_fp32(tmp_path, monkeypatch):
+    _, path = _recognizer(tmp_path)
+    fp32, bf16 = graph_session(path, "openvino"), graph_session(path, "auto", precision="bf16")
+    assert engine_of(bf16) == "openvino" and bf16 is not fp32 and bf16 is graph_session(path, "openvino", precision="bf16")
+    assert precision_of(fp32) == "fp32" and precision_of(graph_session(path, "onnxruntime")) == "fp32"
+    x = np.random.default_rng(4).uniform(-1, 1, (4, 1, 32, 100)).astype(np.float32)
+    a, b = fp32.run(["output_prob"], {"images": x})[0], bf16.run(["output_prob"], {"images": x})[0]
+    # bf16 keeps 8 bits of mantissa: close, not equal, where the CPU computes in it
+    assert np.abs(a - b).max() < 0.05
+    assert (np.abs(a - b).max() > 0) == (precision_of(bf16) == "bf16")
+    with pytest.raises(ConfigError, match="precision=bf16 runs on OpenVINO only"):
+        graph_session(path, "onnxruntime", precision="bf16")
+    with pytest.raises(ConfigError, match="precision: 'fp16' is not one of fp32, bf16"):
+        graph_session(path, "openvino", precision="fp16")
+    monkeypatch.setattr(runtime, "openvino_available", lambda: False)
+    with pytest.raises(ConfigError, match="precision=bf16 runs on OpenVINO only"):
+        graph_session(path, "auto", precision="bf16")
+
+
+def test_bf16_on_a_cpu_without_it_computes_in_fp32_with_a_warning(tmp_path, monkeypatch, caplog):
+    _, path = _recognizer(tmp_path)
+    monkeypatch.setattr(runtime, "_cpu_has_bf16", lambda core: False)
+    with caplog.at_level(logging.WARNING, logger="ocdr.models.runtime"):
+        session = graph_session(path, "openvino", precision="bf16")
+    assert precision_of(session) == "fp32"
+    assert "precision=bf16: this CPU has no bf16 instructions; OpenVINO computes in fp32" in caplog.text
+    x = np.random.default_rng(5).uniform(-1, 1, (2, 1, 32, 100)).astype(np.float32)
+    assert np.array_equal(session.run(None, {"images": x})[1], graph_session(path, "openvino").run(None, {"images": x})[1])
+
+
+def test_predictors_pass_the_precision_and_say_what_they_got(tmp_path, tiny_models, caplog):
+    from ocdr.pipeline.detector import DetectorPredictor
+    from ocdr.pipeline.recognizer import RecognizerPredictor
+
+    _, path = _recognizer(tmp_path)
+    rec = RecognizerPredictor(str(path), precision="bf16")
+    assert rec._run.session is graph_session(path, "openvino", parallel=True, precision="bf16")
+    assert rec.precision == precision_of(rec._run.session)
+    assert RecognizerPredictor(str(path)).precision == "fp32"
+    ckpt = str(tiny_models / "det.pth")
+    with caplog.at_level(logging.WARNING, logger="ocdr.models.runtime"):
+        on_torch = DetectorPredictor(ckpt, precision="bf16", device="cpu")
+    assert on_torch.backend == "torch" and on_torch.precision == "fp32"
+    assert "det.pth runs on PyTorch, in fp32: precision=bf16 applies to models on an ONNX engine" in caplog.text
+    with pytest.raises(ConfigError, match="precision: 'int8' is not one of fp32, bf16"):
+        DetectorPredictor(ckpt, precision="int8")

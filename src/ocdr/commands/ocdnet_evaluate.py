@@ -33,7 +33,8 @@ def evaluate_detector(spec: OcdnetSpec) -> dict:
     ensure_data(paths, spec)
     dataset = make_eval_dataset(paths, spec)  # every image and gt file checked before the model loads
     predictor = DetectorPredictor(spec.evaluate.checkpoint, backend=spec.inference.backend, device=spec.train.device,
-                                  postprocess=spec.postprocess.given(), long_side=spec.evaluate.long_side)
+                                  postprocess=spec.postprocess.given(), long_side=spec.evaluate.long_side,
+                                  precision=spec.inference.precision)
     metric = DetectionMetric()
     detections, read_failures = _detect_all(dataset, predictor, metric)
     counts = _counts(metric, dataset, read_failures)

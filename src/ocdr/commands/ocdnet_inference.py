@@ -20,14 +20,14 @@ def detector_inference(spec: OcdnetSpec) -> dict:
     inf = spec.inference
     predictor = DetectorPredictor(inf.checkpoint, backend=inf.backend, device=spec.train.device,
                                   postprocess=spec.postprocess.given(), long_side=inf.long_side, tiled=inf.tiled,
-                                  tile_size=inf.tile_size, tile_overlap=inf.tile_overlap)
+                                  tile_size=inf.tile_size, tile_overlap=inf.tile_overlap, precision=inf.precision)
     paths = list_images(inf.input)
     out = results_folder(inf.results_dir)
     failures = Failures(inf.input)
     boxes = [n for p in paths if (n := failures.attempt(p, _detect_one, predictor, p, out)) is not None]
     failures.check(len(paths))
     return {"images": len(boxes), "failed": len(failures.items), "boxes": sum(boxes), "results_dir": str(out),
-            "backend": predictor.backend, "errors": failures.items}
+            "backend": predictor.backend, "precision": predictor.precision, "errors": failures.items}
 
 
 def _detect_one(predictor: DetectorPredictor, path: Path, out: Path) -> int:

@@ -35,7 +35,8 @@ def crop_paths(source: str | Path) -> list[Path]:
 
 def recognizer_inference(spec: OcrnetSpec) -> dict:
     inf = spec.inference
-    predictor = RecognizerPredictor(inf.checkpoint, inf.backend, spec.train.device, inf.batch_size)
+    predictor = RecognizerPredictor(inf.checkpoint, inf.backend, spec.train.device, inf.batch_size,
+                                    precision=inf.precision)
     paths = crop_paths(inf.inference_dataset_dir)
     out = results_folder(inf.results_dir)
     failures = Failures(inf.inference_dataset_dir)
@@ -51,7 +52,7 @@ def recognizer_inference(spec: OcrnetSpec) -> dict:
     writer.writerows(rows)
     atomic_write_text(out / "predictions.csv", buf.getvalue())
     atomic_write_text(out / "predictions.json", json.dumps(rows, indent=2, ensure_ascii=False))
-    return {"images": len(rows), "failed": len(failures.items), "backend": predictor.backend,
+    return {"images": len(rows), "failed": len(failures.items), "backend": predictor.backend, "precision": predictor.precision,
             "results": str(out / "predictions.csv"), "errors": failures.items}
 
 

@@ -38,6 +38,7 @@ def pipeline_inference(spec: PipelineSpec) -> dict:
               "seconds": round(seconds, 2),
               "images_per_second": round(len(pages) / seconds, 3) if seconds > 0 else None,
               "backend": {"detector": ocr.detector.backend, "recognizer": ocr.recognizer.backend},
+              "precision": {"detector": ocr.detector.precision, "recognizer": ocr.recognizer.precision},
               "results_dir": str(out), "errors": failures.items}
     _write_results(out / "results.json", {**result, "pages": pages})
     failures.check(len(paths))

@@ -10,7 +10,8 @@ from typing import Optional
 
 from ocdr.config.augment import DetAugSpec
 from ocdr.errors import ConfigError
-from ocdr.config.pipeline import BACKEND_HELP, PostProcessOverrides, validate_backend
+from ocdr.config.pipeline import (BACKEND_HELP, PRECISION_HELP, PostProcessOverrides, validate_backend,
+                                  validate_precision)
 from ocdr.config.tao import OCDNET
 from ocdr.config.train import ROOT_RESULTS_HELP, OptimSpec, TrainSpec, follow_results_dir
 
@@ -85,6 +86,7 @@ class DetInferenceSpec:
     input: str = field(default="data/synth/test/img", metadata={"help": "an image file or a folder of images"})
     results_dir: str = field(default="runs/ocdnet/inference", metadata={"help": "annotated images and txt"})
     backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
+    precision: str = field(default="fp32", metadata={"help": PRECISION_HELP})
     long_side: Optional[int] = field(default=None, metadata={"help": "images are resized so the long side is this "
                                                                      "(multiple of 32); null: the model's own rule"})
     tiled: bool = field(default=False, metadata={"help": "run overlapping tiles at full resolution (large pages)"})
@@ -138,6 +140,7 @@ class OcdnetSpec:
         if self.dataset.augmentation.crop_size % 32 or self.dataset.image_size % 32:
             raise ConfigError("dataset.augmentation.crop_size and dataset.image_size must be multiples of 32")
         validate_backend(self.inference.backend)
+        validate_precision(self.inference.precision)
         if self.export.long_side is not None and (self.export.long_side < 32 or self.export.long_side % 32):
             raise ConfigError(f"export.long_side must be a positive multiple of 32, got {self.export.long_side}")
         if self.model.load_pruned_graph and not self.model.pruned_graph_path:

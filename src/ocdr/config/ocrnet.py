@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ocdr.config.pipeline import BACKEND_HELP, validate_backend
+from ocdr.config.pipeline import BACKEND_HELP, PRECISION_HELP, validate_backend, validate_precision
 from ocdr.config.augment import RecAugSpec
 from ocdr.errors import ConfigError
 from ocdr.config.tao import OCRNET
@@ -85,6 +85,7 @@ class RecInferenceSpec:
     inference_dataset_dir: str = field(default="data/synth/test/crops", metadata={"help": "an image, a folder of crops, or a gt list"})
     results_dir: str = field(default="runs/ocrnet/inference", metadata={"help": "predictions as CSV and JSON"})
     backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
+    precision: str = field(default="fp32", metadata={"help": PRECISION_HELP})
     batch_size: int = field(default=64, metadata={"help": "crops per batch"})
 
 
@@ -158,6 +159,7 @@ class OcrnetSpec:
         if self.evaluate.decoding not in ("greedy", "beam"):
             raise ConfigError(f"evaluate.decoding: '{self.evaluate.decoding}' is not one of greedy, beam")
         validate_backend(self.inference.backend)
+        validate_precision(self.inference.precision)
         self.prune.validate()
 
 

@@ -11,10 +11,14 @@ from typing import Optional
 
 from ocdr.errors import ConfigError
 
-__all__ = ["PipelineSpec", "PipelineModelsSpec", "PostProcessOverrides", "BACKEND_HELP", "validate_backend"]
+__all__ = ["PipelineSpec", "PipelineModelsSpec", "PostProcessOverrides", "BACKEND_HELP", "validate_backend",
+           "PRECISIONS", "PRECISION_HELP", "validate_precision"]
 
 BACKEND_HELP = ("auto (for .onnx files and imported PP-OCR models OpenVINO on a CPU, ONNX Runtime on CUDA; "
                 "PyTorch for other checkpoints) | torch | onnxruntime | openvino")
+PRECISIONS = ("fp32", "bf16")
+PRECISION_HELP = ("fp32 | bf16: what the ONNX engine computes in; bf16 on OpenVINO where the CPU has bf16 "
+                  "instructions (faster, slightly less accurate: docs/benchmarks.md)")
 
 
 @dataclass
@@ -57,6 +61,7 @@ class PipelineModelsSpec:
     recognizer: str = field(default="auto", metadata={"help": "checkpoint (.pth), exported .onnx, ppocr-v4-rec, or auto "
                                                                "(ppocr-v4-rec when its wheel is installed, else the demo's)"})
     backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
+    precision: str = field(default="fp32", metadata={"help": PRECISION_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     rec_batch_size: Optional[int] = field(default=None, metadata={"help": "crops per recognizer call, sorted by aspect "
                                                                           "ratio (null: 6 on a CPU, 64 on a GPU)"})
@@ -75,6 +80,7 @@ class PipelineModelsSpec:
 
     def validate(self) -> None:
         validate_backend(self.backend)
+        validate_precision(self.precision)
         if self.long_side is not None and (self.long_side % 32 or self.long_side <= 0):
             raise ConfigError(f"long_side must be a positive multiple of 32, got {self.long_side}")
         if self.rec_batch_size is not None and self.rec_batch_size < 1:
@@ -97,6 +103,11 @@ class PipelineSpec(PipelineModelsSpec):
             raise ConfigError("batch_size must be at least 1")
         if self.max_pixels is not None and self.max_pixels < 1:
             raise ConfigError(f"max_pixels must be positive, got {self.max_pixels}")
+
+
+def validate_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision: '{precision}' is not one of {', '.join(PRECISIONS)}")
 
 
 def validate_backend(backend: str) -> None:

@@ -8,6 +8,12 @@ Two engines run the graphs: ONNX Runtime and OpenVINO. :func:`graph_session` pic
 - ``auto``: ONNX Runtime when it has CUDA, else OpenVINO when it is installed and loads the graph, else
   ONNX Runtime.
 
+``precision``: ``fp32`` (the default, on every engine) or ``bf16``: OpenVINO computes in bfloat16 where the
+CPU has bf16 instructions (AVX512-BF16, AMX), about 2x faster for the recognizer and 1.25x for the detector
+on this project's CPU, at a small cost in accuracy (``docs/benchmarks.md``). ONNX Runtime has no bf16 on a
+CPU, so asking it for bf16 is an error, and ``auto`` with bf16 means OpenVINO. A CPU without bf16 computes
+in fp32 (with a warning); :func:`precision_of` says what a session computes in.
+
 A caller with many batches at once (the recognizer) asks for a ``parallel`` session: on OpenVINO it is
 compiled for throughput (the cores split into streams, :func:`streams_of` says how many), and that many
 calls from threads run side by side; ONNX Runtime, one call at a time with every core, ignores it.
@@ -27,9 +33,10 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
+from ocdr.config.pipeline import PRECISIONS, validate_precision
 from ocdr.errors import ConfigError, DataError
 
-__all__ = ["ENGINES", "graph_session", "engine_of", "streams_of", "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
+__all__ = ["ENGINES", "PRECISIONS", "graph_session", "engine_of", "streams_of", "precision_of", "torch_precision", "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +55,12 @@ def _ort_has_cuda() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
-def _key(engine: str, source, threads: int, parallel: bool) -> tuple:
+def _key(engine: str, source, threads: int, parallel: bool, precision: str) -> tuple:
     if isinstance(source, (bytes, bytearray)):
-        return (engine, "bytes", hashlib.sha1(source).hexdigest(), threads, parallel)
+        return (engine, "bytes", hashlib.sha1(source).hexdigest(), threads, parallel, precision)
     path = Path(source)
     st = path.stat()
-    return (engine, str(path.resolve()), st.st_size, st.st_mtime_ns, threads, parallel)
+    return (engine, str(path.resolve()), st.st_size, st.st_mtime_ns, threads, parallel, precision)
 
 
 def streams_of(session) -> int:
@@ -62,7 +69,12 @@ def streams_of(session) -> int:
     return getattr(session, "streams", 1)
 
 
-def _create_onnxruntime(source, threads: int, parallel: bool = False):  # ORT: one call at a time is fastest
+def precision_of(session) -> str:
+    """What the session computes in: ``bf16`` for an OpenVINO session compiled so, else ``fp32``."""
+    return getattr(session, "precision", "fp32")
+
+
+def _create_onnxruntime(source, threads: int, parallel: bool = False, precision: str = "fp32"):  # ORT: one call at a time is fastest
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -82,9 +94,10 @@ class OpenVinoSession:
     ``asyncio.to_thread``) share one request and its buffers.
 
     ``parallel``: compile for calls made at once (OpenVINO's THROUGHPUT hint: on 2 cores, 2 streams of one
-    thread each), for a caller with many batches to run (the recognizer); ``streams`` says how many."""
+    thread each), for a caller with many batches to run (the recognizer); ``streams`` says how many.
+    ``precision``: fp32 or bf16 (fp32, with a warning, on a CPU without bf16); ``precision`` says which."""
 
-    def __init__(self, source, threads: int, parallel: bool = False):
+    def __init__(self, source, threads: int, parallel: bool = False, precision: str = "fp32"):
         import openvino as ov  # deferred: only when this engine is chosen
 
         core = ov.Core()
@@ -93,9 +106,14 @@ class OpenVinoSession:
         # LATENCY: one request at a time uses every core, as ONNX Runtime's intra-op threads do. THROUGHPUT:
         # the cores split into streams; the small convolutions of a recognizer keep one core busy better than
         # two, so two batches at once read about 1.2x the crops (docs/benchmarks.md)
-        # f32 always: on a CPU with bf16 instructions OpenVINO otherwise computes in bf16 by itself, and the
-        # reads stop matching ONNX Runtime's (seen here: a recognizer's outputs off by 0.6)
-        config = {"PERFORMANCE_HINT": "THROUGHPUT" if parallel else "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
+        self.precision = precision
+        if precision == "bf16" and not _cpu_has_bf16(core):
+            log.warning("precision=bf16: this CPU has no bf16 instructions; OpenVINO computes in fp32")
+            self.precision = "fp32"
+        # the hint always: on a CPU with bf16 instructions OpenVINO otherwise computes in bf16 by itself, and
+        # the reads stop matching ONNX Runtime's (seen here: a recognizer's outputs off by 0.6)
+        config = {"PERFORMANCE_HINT": "THROUGHPUT" if parallel else "LATENCY",
+                  "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
                   **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
         self._compiled = core.compile_model(model, "CPU", config)
         self.streams = int(self._compiled.get_property("NUM_STREAMS")) if parallel else 1
@@ -137,6 +155,10 @@ class OpenVinoSession:
         return ["OpenVINO:CPU"]
 
 
+def _cpu_has_bf16(core) -> bool:
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 def _onnx_metadata(model) -> dict[str, str]:
     """The ONNX file's metadata_props, which OpenVINO keeps under rt_info['framework']."""
     info = model.get_rt_info()
@@ -159,12 +181,12 @@ def _check_source(source) -> None:
         raise DataError(path, "ONNX model not found")
 
 
-def _session(engine: str, source, threads: int, parallel: bool):
-    key = _key(engine, source, threads, parallel and engine == "openvino")
+def _session(engine: str, source, threads: int, parallel: bool, precision: str = "fp32"):
+    key = _key(engine, source, threads, parallel and engine == "openvino", precision)
     with _LOCK:
         if key not in _SESSIONS:
             try:
-                _SESSIONS[key] = _CREATE[engine](source, threads, parallel)
+                _SESSIONS[key] = _CREATE[engine](source, threads, parallel, precision)
             except Exception as exc:  # each engine raises its own types: bad protobuf, unsupported op, ...
                 where = "<in-memory graph>" if isinstance(source, (bytes, bytearray)) else source
                 name = "ONNX Runtime" if engine == "onnxruntime" else "OpenVINO"
@@ -172,18 +194,26 @@ def _session(engine: str, source, threads: int, parallel: bool):
         return _SESSIONS[key]
 
 
-def graph_session(source: str | Path | bytes, backend: str = "auto", threads: int = 0, parallel: bool = False):
-    """The process's session for an ``.onnx`` file or serialized graph bytes on the engine ``backend`` names
-    (see the module's docstring); a clear error for a missing, non-ONNX or unloadable file. ``parallel``:
-    the caller runs several calls at once (:func:`streams_of` says how many pay; ONNX Runtime: one)."""
+def graph_session(source: str | Path | bytes, backend: str = "auto", threads: int = 0, parallel: bool = False,
+                  precision: str = "fp32"):
+    """The process's session for an ``.onnx`` file or serialized graph bytes on the engine ``backend`` names,
+    computing in ``precision`` (see the module's docstring); a clear error for a missing, non-ONNX or
+    unloadable file. ``parallel``: the caller runs several calls at once (:func:`streams_of` says how many
+    pay; ONNX Runtime: one)."""
     _check_source(source)
+    validate_precision(precision)
+    if precision == "bf16":
+        if backend == "onnxruntime" or not openvino_available():
+            raise ConfigError("precision=bf16 runs on OpenVINO only (backend=openvino or auto, with the openvino "
+                              "package installed); ONNX Runtime computes in fp32")
+        backend = "openvino"
     if backend == "onnxruntime":
         return _session("onnxruntime", source, threads, parallel)
     if backend == "openvino":
         if not openvino_available():
             raise ConfigError("backend=openvino needs the openvino package (pip install openvino; the version "
                               "ocdr pins is in its pyproject.toml), or use backend=onnxruntime")
-        return _session("openvino", source, threads, parallel)
+        return _session("openvino", source, threads, parallel, precision)
     if backend != "auto":
         raise ConfigError(f"backend '{backend}' is not one of auto, {', '.join(ENGINES)}")
     if not openvino_available() or _ort_has_cuda():
@@ -193,6 +223,14 @@ def graph_session(source: str | Path | bytes, backend: str = "auto", threads: in
     except DataError as exc:  # a graph OpenVINO cannot read still runs, on ONNX Runtime
         log.warning("%s; using ONNX Runtime", exc)
         return _session("onnxruntime", source, threads, parallel)
+
+
+def torch_precision(model, precision: str) -> None:
+    """A model that runs on PyTorch computes in fp32: a warning when bf16 was asked for (the other model of
+    an OCR may still run on OpenVINO in bf16)."""
+    validate_precision(precision)
+    if precision != "fp32":
+        log.warning("%s runs on PyTorch, in fp32: precision=%s applies to models on an ONNX engine", model, precision)
 
 
 def onnx_backend(backend: str) -> str:

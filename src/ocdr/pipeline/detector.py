@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ocdr.config.pipeline import validate_precision
 from ocdr.data.transforms import IMAGENET_MEAN_STD, normalize_with, resize_limited
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
-from ocdr.models.runtime import ENGINES, engine_of, graph_session, onnx_backend
+from ocdr.models.runtime import ENGINES, engine_of, graph_session, onnx_backend, precision_of, torch_precision
 from ocdr.models.settings import PPOCR_DET, DetectorSettings, detector_settings_from_json, detector_settings_of, merge
 
 __all__ = ["DetectorPredictor", "Detection", "BACKENDS", "tile_starts"]
@@ -91,20 +92,22 @@ def _check_tiles(tile_size: int, overlap: int, tile_batch: int) -> None:
         raise ConfigError(f"tile_batch must be at least 1, got {tile_batch}")
 
 
-def _open(model, backend: str, device: str):
-    """(runner, settings, torch?) for a model source and a backend choice."""
+def _open(model, backend: str, device: str, precision: str = "fp32"):
+    """(runner, settings, torch?) for a model source and a backend choice; ``precision``: the ONNX engine's."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    validate_precision(precision)
     if hasattr(model, "run"):  # a ready session-like object, e.g. Triton's BLS in model.py
         return _OrtDetector(model), _settings_of_session(model), False
     if not isinstance(model, (str, Path)):  # an nn.Module
         return _TorchDetector(model), DetectorSettings(), True
     model = resolve_model("detector", model)
     if is_onnx_path(model):
-        session = graph_session(model, onnx_backend(backend))
+        session = graph_session(model, onnx_backend(backend), precision=precision)
         return _OrtDetector(session), _settings_of_session(session), False
     if model in ALIASES and backend != "torch":
-        return _OrtDetector(graph_session(wheel_model_path(ALIASES[model][0]), backend)), replace(PPOCR_DET), False
+        session = graph_session(wheel_model_path(ALIASES[model][0]), backend, precision=precision)
+        return _OrtDetector(session), replace(PPOCR_DET), False
     from ocdr.models.loading import load_detector, resolve_device  # deferred: torch, for checkpoints only
 
     net, record = load_detector(model, device if backend == "torch" else "cpu")
@@ -113,25 +116,28 @@ def _open(model, backend: str, device: str):
         from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
-        return _OrtDetector(graph_session(graph, backend)), settings, False
+        return _OrtDetector(graph_session(graph, backend, precision=precision)), settings, False
     if backend in ENGINES:
         raise ConfigError(f"{model}: backend={backend} needs an exported .onnx model (run 'ocdr ocdnet export' "
                           "first, or use backend=torch)")
+    torch_precision(model, precision)
     return _TorchDetector(net.to(resolve_device(device))), settings, True
 
 
 class DetectorPredictor:
     """``postprocess``: a :class:`PostProcessConfig` replaces the model's post-processing, a dict overrides
     some of its keys; ``long_side`` switches to ocdr's rule (the long side becomes it); ``settings``: other
-    overrides of :class:`DetectorSettings` keys (``limit_side_len``, ``limit_type``, ...)."""
+    overrides of :class:`DetectorSettings` keys (``limit_side_len``, ``limit_type``, ...). ``precision``: fp32 |
+    bf16, what an ONNX engine computes in (:mod:`ocdr.models.runtime`); ``self.precision`` says what it got."""
 
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto",
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
                  tiled: bool = False, tile_size: int = 640, tile_overlap: int = 128, settings: dict | None = None,
-                 tile_batch: int = 8):
+                 tile_batch: int = 8, precision: str = "fp32"):
         _check_tiles(tile_size, tile_overlap, tile_batch)
-        self._run, base, self.on_torch = _open(model, backend, device)
+        self._run, base, self.on_torch = _open(model, backend, device, precision)
         self.backend = "torch" if self.on_torch else engine_of(self._run.session)
+        self.precision = "fp32" if self.on_torch else precision_of(self._run.session)
         overrides = dict(settings or {})
         if long_side is not None:
             overrides.update(limit_side_len=int(long_side), limit_type="long")

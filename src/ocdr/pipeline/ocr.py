@@ -114,17 +114,19 @@ class OCR:
 
     Each model runs with the inference settings it carries; ``long_side``, ``postprocess`` (a config, or a
     dict of keys), ``det_settings``/``rec_settings`` (dicts of :mod:`ocdr.models.settings` keys) and
-    ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime | openvino (see the predictors).
+    ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime | openvino (see the predictors);
+    ``precision``: fp32 | bf16, what the ONNX engine computes in (bf16: OpenVINO, see :mod:`ocdr.models.runtime`).
     ``max_pixels``: the largest image file or bytes read (null: ``$OCDR_MAX_PIXELS``, else 100 million)."""
 
     def __init__(self, detector="auto", recognizer="auto", backend: str = "auto", device: str = "auto",
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
                  tiled: bool = False, upside_down: bool = False, batch_size: int | None = None,
                  min_confidence: float | None = None, det_settings: dict | None = None,
-                 rec_settings: dict | None = None, max_pixels: int | None = None):
+                 rec_settings: dict | None = None, max_pixels: int | None = None, precision: str = "fp32"):
         self.detector = DetectorPredictor(detector, backend, device, postprocess, long_side, tiled,
-                                          settings=det_settings)
-        self.recognizer = RecognizerPredictor(recognizer, backend, device, batch_size, settings=rec_settings)
+                                          settings=det_settings, precision=precision)
+        self.recognizer = RecognizerPredictor(recognizer, backend, device, batch_size, settings=rec_settings,
+                                              precision=precision)
         self.rectify_cfg = RectifyConfig(height=self.recognizer.settings.height)
         self.upside_down = upside_down
         self.max_pixels = max_pixels
@@ -161,5 +163,6 @@ def build_ocr(spec: PipelineModelsSpec) -> OCR:
     spec.detector = resolve_model("detector", spec.detector)
     spec.recognizer = resolve_model("recognizer", spec.recognizer)
     return OCR(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend, device=spec.device,
-               postprocess=spec.postprocess.given(), tiled=spec.tiled, upside_down=spec.upside_down,
-               batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence, det_settings=spec.det_overrides())
+               precision=spec.precision, postprocess=spec.postprocess.given(), tiled=spec.tiled,
+               upside_down=spec.upside_down, batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence,
+               det_settings=spec.det_overrides())

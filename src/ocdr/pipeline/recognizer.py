@@ -20,12 +20,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from ocdr.config.pipeline import validate_precision
 from ocdr.data.charset import Charset
 from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.recognition.decode import ctc_decode_steps
-from ocdr.models.runtime import ENGINES, engine_of, graph_session, onnx_backend, streams_of
+from ocdr.models.runtime import (ENGINES, engine_of, graph_session, onnx_backend, precision_of, streams_of,
+                                 torch_precision)
 from ocdr.models.settings import (
     PPOCR_REC,
     RecognizerSettings,
@@ -92,22 +94,24 @@ def _geometry_as_spec(g: dict) -> dict:
             "prediction": g.get("prediction", "CTC")}
 
 
-def _session(source, backend: str):
+def _session(source, backend: str, precision: str):
     """The recognizer's graph session: parallel, as a call reads its batches side by side (see __call__)."""
-    return graph_session(source, backend, parallel=True)
+    return graph_session(source, backend, parallel=True, precision=precision)
 
 
-def _open(model, backend: str, device: str):
-    """(runner, settings, charset, torch?) for a model source and a backend choice."""
+def _open(model, backend: str, device: str, precision: str = "fp32"):
+    """(runner, settings, charset, torch?) for a model source and a backend choice; ``precision``: the ONNX
+    engine's."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    validate_precision(precision)
     if hasattr(model, "run"):  # a session-like object with run() and get_modelmeta() (Triton's BLS in model.py)
         return (*_from_session(model, type(model).__name__), False)
     model = resolve_model("recognizer", model)
     if is_onnx_path(model):
-        return (*_from_session(_session(model, onnx_backend(backend)), model), False)
+        return (*_from_session(_session(model, onnx_backend(backend), precision), model), False)
     if model in ALIASES and backend != "torch":
-        return (*_from_session(_session(wheel_model_path(ALIASES[model][0]), backend), model), False)
+        return (*_from_session(_session(wheel_model_path(ALIASES[model][0]), backend, precision), model), False)
     from ocdr.models.loading import load_recognizer, resolve_device  # deferred: torch, for checkpoints only
 
     net, record, charset = load_recognizer(model, device if backend == "torch" else "cpu")
@@ -116,22 +120,26 @@ def _open(model, backend: str, device: str):
         from ocdr.models.imported.ppocr import native_graph  # deferred: torch and onnx, only for a PP-OCR checkpoint
 
         graph = native_graph(net, record["model"]["kwargs"].get("graph", "")).SerializeToString()
-        return _OrtRecognizer(_session(graph, backend), False), settings, charset, False
+        return _OrtRecognizer(_session(graph, backend, precision), False), settings, charset, False
     if backend in ENGINES:
         raise ConfigError(f"{model}: backend={backend} needs an exported .onnx model (run 'ocdr ocrnet export' "
                           "first, or use backend=torch)")
     if record["model"]["name"] in IMPORTED:  # the PyTorch module takes RGB and converts inside
         settings = replace(settings, channel_order="RGB")
+    torch_precision(model, precision)
     return _TorchRecognizer(net.to(resolve_device(device))), settings, charset, True
 
 
 class RecognizerPredictor:
-    """``settings``: overrides of :class:`RecognizerSettings` keys (e.g. ``{"width": 160}``)."""
+    """``settings``: overrides of :class:`RecognizerSettings` keys (e.g. ``{"width": 160}``). ``precision``:
+    fp32 | bf16, what an ONNX engine computes in (:mod:`ocdr.models.runtime`); ``self.precision`` says what
+    it got."""
 
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int | None = None,
-                 settings: dict | None = None):
-        self._run, base, self.charset, self.on_torch = _open(model, backend, device)
+                 settings: dict | None = None, precision: str = "fp32"):
+        self._run, base, self.charset, self.on_torch = _open(model, backend, device, precision)
         self.backend = "torch" if self.on_torch else engine_of(self._run.session)
+        self.precision = "fp32" if self.on_torch else precision_of(self._run.session)
         self.settings = merge(base, settings)
         # None: what the model records (ocdr's trained models: their training batch size), else 6 crops per
         # call on a CPU (PaddleOCR's rec_batch_num; larger batches of 320-wide crops are slower there, measured

@@ -141,7 +141,9 @@ def create_app(spec: ServeSpec, ocr=None):
     batcher = Batcher(lambda images: ocr(list(images)), spec.max_batch, spec.batch_wait_ms / 1000)
     models = {"detector": str(getattr(spec, "detector")), "recognizer": str(getattr(spec, "recognizer")),
               "backend": {role: getattr(getattr(ocr, role, None), "backend", spec.backend)
-                          for role in ("detector", "recognizer")}}
+                          for role in ("detector", "recognizer")},
+              "precision": {role: getattr(getattr(ocr, role, None), "precision", spec.precision)
+                            for role in ("detector", "recognizer")}}
 
     @asynccontextmanager
     async def lifespan(app):

@@ -38,7 +38,8 @@ RUNTIME_DISTRIBUTIONS = ("numpy", "opencv-python-headless", "pillow", "pyclipper
 @dataclass
 class TritonSpec(PipelineModelsSpec):
     """The pipeline's keys (models and their setting overrides, used by the repository's ``model.py``; the
-    models run on Triton's ONNX Runtime backend, so ``backend``/``device`` do not apply) and the export's own."""
+    models run on Triton's ONNX Runtime backend, so ``backend``/``device``/``precision`` do not apply) and the
+    export's own."""
     out: str = field(default="model_repository", metadata={"help": "the model repository folder to write"})
     max_batch_size: int = field(default=8, metadata={"help": "Triton max_batch_size of the two ONNX models"})
     queue_delay_us: int = field(default=2000, metadata={"help": "dynamic batching: longest wait for a fuller batch"})
