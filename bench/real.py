@@ -25,7 +25,8 @@ start-up are its own), over the same images:
 Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``; OpenVINO on a CPU), ``ocdr-onnxruntime`` (the same with
 ``backend=onnxruntime``, to see what the engine is worth; not run unless named), ``ocdr-bf16`` (the same with
 ``precision=bf16``: OpenVINO in bfloat16, where the CPU has it; not run unless named), ``--ocdr NAME=DET,REC[@SET+SET]`` (more ocdr models, e.g.
-the recipes' fine-tuned ones, optionally on some sets only), ``rapidocr``
+the recipes' fine-tuned ones, optionally on some sets only; ``--lexicon NAME=FILE`` gives one of them a word
+list for lexicon decoding), ``rapidocr``
 (rapidocr-onnxruntime 1.4.4, its defaults, angle classifier on), ``tesseract`` (Debian tesseract-ocr, eng;
 pages with --psm 3, crops with --psm 7). A missing engine or set is skipped with the reason.
 
@@ -128,10 +129,11 @@ def load_set(name: str, root: Path, max_images: int, max_crops: int) -> dict:
 
 # ----------------------------------------------------------------------------------------------- engines
 class OcdrEngine:
-    def __init__(self, det: str = "auto", rec: str = "auto", backend: str = "auto", precision: str = "fp32"):
+    def __init__(self, det: str = "auto", rec: str = "auto", backend: str = "auto", precision: str = "fp32",
+                 lexicon: str | None = None):
         import ocdr
 
-        self.ocr_ = ocdr.OCR(det, rec, backend=backend, precision=precision)
+        self.ocr_ = ocdr.OCR(det, rec, backend=backend, precision=precision, lexicon=lexicon)
 
     def detect(self, rgb):
         return list(self.ocr_.detector([rgb])[0].polygons)
@@ -203,12 +205,12 @@ class TesseractEngine:
         return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def make_engine(kind: str, det: str, rec: str):
+def make_engine(kind: str, det: str, rec: str, lexicon: str | None = None):
     if kind == "rapidocr":
         return RapidEngine()
     if kind == "tesseract":
         return TesseractEngine()
-    return OcdrEngine(det, rec, **OCDR_VARIANTS[kind])
+    return OcdrEngine(det, rec, **OCDR_VARIANTS[kind], lexicon=lexicon)
 
 
 # the ocdr defaults and their variants: what ocdr.OCR() is given besides the models
@@ -259,7 +261,7 @@ def end_to_end(engine, pages: list[dict]) -> dict:
 
 
 def worker(args) -> dict:
-    engine = make_engine(args.engine, args.det, args.rec)
+    engine = make_engine(args.engine, args.det, args.rec, args.lexicon_file)
     startup = time.perf_counter() - T_START
     record = {"engine": args.label, "startup_s": startup, **engine.describe(), "sets": []}
     for name in args.sets:
@@ -324,6 +326,8 @@ def run_engines(args, engines: list[tuple]) -> tuple[list[dict], dict]:
         cmd = [sys.executable, __file__, "--worker", "--engine", kind, "--label", label, "--det", det, "--rec", rec,
                "--data-root", str(args.data_root), "--max-images", str(args.max_images),
                "--max-crops", str(args.max_crops), "--sets", *sets]
+        if label in args.lexicons:
+            cmd += ["--lexicon-file", args.lexicons[label]]
         print(f"running {label} ...", flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -353,6 +357,17 @@ def engine_list(kinds: list[str], ocdr_specs: list[str]) -> list[tuple]:
     return engines if "ocdr" in kinds else engines + extra
 
 
+def lexicon_map(values: list[str]) -> dict[str, str]:
+    """``--lexicon NAME=FILE`` values as {engine label: file}."""
+    out = {}
+    for value in values:
+        name, _, path = value.partition("=")
+        if not (name and path):
+            raise SystemExit(f"--lexicon {value!r}: expected NAME=FILE (NAME: an --ocdr model's name)")
+        out[name] = path
+    return out
+
+
 def _ocdr_models(spec: str) -> tuple:
     """An ``--ocdr NAME=DET,REC[@SET+SET]`` value as an engine entry."""
     name, _, models = spec.partition("=")
@@ -374,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
                          "ocdr-bf16: the defaults with precision=bf16 (OpenVINO in bfloat16)")
     ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC[@SET+SET]",
                     help="more ocdr models (e.g. fine-tuned ones), on the named sets only when @ is given")
+    ap.add_argument("--lexicon", action="append", default=[], metavar="NAME=FILE",
+                    help="the ocdr engine NAME (an --ocdr name) reads with this word list (lexicon decoding)")
     ap.add_argument("--max-images", type=int, default=0, help="at most this many validation images per set (0: all)")
     ap.add_argument("--max-crops", type=int, default=0, help="at most this many crops per set (0: all)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "real.json")
@@ -384,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--label", help=argparse.SUPPRESS)
     ap.add_argument("--det", default="auto", help=argparse.SUPPRESS)
     ap.add_argument("--rec", default="auto", help=argparse.SUPPRESS)
+    ap.add_argument("--lexicon-file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.lexicons = lexicon_map(args.lexicon)
     if args.worker:
         print("RESULT " + json.dumps(worker(args)), flush=True)
         return 0

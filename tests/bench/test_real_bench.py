@@ -100,3 +100,10 @@ def test_the_bf16_variant_is_the_defaults_in_bfloat16(tiny_models):
     assert described["recognizer_precision"] in ("bf16", "fp32")  # fp32 where the CPU has no bf16
     assert real.make_engine("ocdr", str(tiny_models / "det.onnx"), str(tiny_models / "rec.onnx")).describe()[
         "recognizer_precision"] == "fp32"
+
+
+def test_lexicons_are_given_by_engine_name():
+    real = _load()
+    assert real.lexicon_map(["tuned=data/names/lexicon.txt"]) == {"tuned": "data/names/lexicon.txt"}
+    with pytest.raises(SystemExit, match="expected NAME=FILE"):
+        real.lexicon_map(["data/names/lexicon.txt"])

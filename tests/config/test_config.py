@@ -89,3 +89,15 @@ def test_precision_is_checked_where_each_command_reads_it():
                            (OcrnetSpec, "inference.precision")):
         with pytest.raises(ConfigError, match="precision: 'fp16' is not one of fp32, bf16"):
             load_spec(spec_type, None, [f"{key}=fp16"])
+
+
+def test_lexicon_keys_are_checked_and_named():
+    from ocdr.config.ocrnet import OcrnetSpec
+    from ocdr.config.pipeline import PipelineSpec
+
+    spec = load_spec(PipelineSpec, None, ["lexicon.file=words.txt"])
+    assert spec.lexicon.options() == {"lexicon": "words.txt", "lexicon_max_edits": 2, "lexicon_bonus": 2.0}
+    with pytest.raises(ConfigError, match="evaluate.lexicon.max_edits must be at least 1, got 0"):
+        load_spec(OcrnetSpec, None, ["evaluate.lexicon.max_edits=0"])
+    with pytest.raises(ConfigError, match="inference.lexicon.bonus must be >= 0, got -1.0"):
+        load_spec(OcrnetSpec, None, ["inference.lexicon.bonus=-1"])

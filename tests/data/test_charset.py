@@ -2,7 +2,7 @@
 import pytest
 
 from ocdr.data.charset import CharsetSpec, build_charset, make_charset, read_charset, write_charset
-from ocdr.errors import DataError
+from ocdr.errors import DataError, OcdrError
 
 
 def test_round_trip_with_space_and_non_ascii(tmp_path):
@@ -30,12 +30,32 @@ def test_errors_name_the_line(tmp_path):
         read_charset(p)
 
 
-def test_make_charset_from_gt_list_and_icdar_folder(tmp_path):
-    (tmp_path / "gt_list.txt").write_text("a.png\tHi there\nb.png\tx1\n")
+def _sources(tmp_path, list_labels: list[str], gt_texts: list[str]) -> list[str]:
+    """A gt list and an ICDAR gt folder holding these labels (as box texts)."""
+    (tmp_path / "gt_list.txt").write_text("".join(f"{i}.png\t{t}\n" for i, t in enumerate(list_labels)))
     gt = tmp_path / "gt"
     gt.mkdir()
-    (gt / "gt_p.txt").write_text("0,0,5,0,5,5,0,5,Zed\n0,0,5,0,5,5,0,5,###\n")
+    (gt / "gt_p.txt").write_text("".join(f"0,0,5,0,5,5,0,5,{t}\n" for t in gt_texts))
+    return [str(tmp_path / "gt_list.txt"), str(gt)]
+
+
+def test_make_charset_from_gt_list_and_icdar_folder(tmp_path):
     out = tmp_path / "chars.txt"
-    summary = make_charset(CharsetSpec(inputs=[str(tmp_path / "gt_list.txt"), str(gt)], output=str(out)))
+    inputs = _sources(tmp_path, ["Hi there", "x1"], ["Zed", "###"])
+    summary = make_charset(CharsetSpec(inputs=inputs, output=str(out)))
     assert read_charset(out) == [" ", "1", "H", "Z", "d", "e", "h", "i", "r", "t", "x"]
     assert summary["has_space"] and summary["labels"] == 3
+
+
+def test_make_lexicon_keeps_distinct_words_most_frequent_first(tmp_path):
+    from ocdr.data.charset import LexiconFileSpec, make_lexicon
+
+    out = tmp_path / "lexicon.txt"
+    inputs = _sources(tmp_path, ["LEA", "EMMA", "LEA ", "ZOE"], ["EMMA", "###", "LEA"])
+    summary = make_lexicon(LexiconFileSpec(inputs=inputs, output=str(out)))
+    assert out.read_text().splitlines() == ["LEA", "EMMA", "ZOE"]  # 3, 2, 1 times; ### is not a word
+    assert (summary["words"], summary["labels"]) == (3, 6)
+    make_lexicon(LexiconFileSpec(inputs=[str(tmp_path / "gt_list.txt")], output=str(out), min_count=2))
+    assert out.read_text().splitlines() == ["LEA"]
+    with pytest.raises(OcdrError, match="no word seen 9 times or more"):
+        make_lexicon(LexiconFileSpec(inputs=[str(tmp_path / "gt_list.txt")], output=str(out), min_count=9))

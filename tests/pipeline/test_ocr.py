@@ -141,3 +141,28 @@ def test_draw_ocr_puts_text_on_the_right_panel():
     ink = (right[12:40, 12:100] < 128).any(axis=2)
     assert ink.sum() > 20  # the text was written inside the box's place
     assert not (right[45:, :] < 128).any()  # and nowhere else
+
+
+def test_a_lexicon_turns_uncertain_readings_into_its_words(models, tmp_path):
+    from ocdr.errors import ConfigError
+    from ocdr.pipeline.recognizer import RecognizerPredictor
+
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (32, w, 3), np.uint8) for w in (40, 80, 120, 160)]
+    rec = str(models / "rec.pth")
+    reads = RecognizerPredictor(rec, device="cpu")(crops)
+    assert all(len(t) == 1 for t, _ in reads)  # the untrained model reads one character: the cases below mean something
+    # no list word within max_edits of a reading: it stays as it is, confidence included
+    assert RecognizerPredictor(rec, device="cpu", lexicon=["abcdefghij"], lexicon_bonus=1e6)(crops) == reads
+    # with a strong prior and a wide radius every reading becomes a list word (none of them is one)
+    words = ["bb", "cij", "jj"]
+    forced = RecognizerPredictor(rec, device="cpu", lexicon=words, lexicon_max_edits=5, lexicon_bonus=1e6)(crops)
+    assert all(t in words for t, _ in forced)
+    # the pipeline takes a word-list file
+    (tmp_path / "words.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    ocr = ocdr.OCR(models / "det.pth", rec, lexicon=tmp_path / "words.txt", lexicon_max_edits=5, lexicon_bonus=1e6)
+    assert ocr.recognizer.lexicon.words == words
+    assert all(t in words for t, _ in ocr.recognizer(crops))
+    # an ocdr export gives only the best class per step: refused when the predictor is made
+    with pytest.raises(ConfigError, match="lexicon decoding needs the class probabilities of every step"):
+        RecognizerPredictor(str(models / "rec.onnx"), lexicon=words)

@@ -48,6 +48,23 @@ def test_evaluate_reports_every_metric_for_both_decodings(trained, capsys):
     assert report["samples"] > 0 and len(report["worst"]) > 0
 
 
+def test_a_lexicon_decodes_beside_greedy_in_evaluate_and_reads_in_inference(trained, capsys):
+    root, common = trained
+    labels = [line.split("\t", 1)[1] for line in (root / "data/test/crops/gt_list.txt").read_text().splitlines()]
+    assert main(["data", "lexicon", f"inputs=[{root / 'data/test/crops/gt_list.txt'}]",
+                 f"output={root / 'lexicon.txt'}"]) == 0
+    wide = [f"lexicon.file={root / 'lexicon.txt'}", "lexicon.max_edits=40", "lexicon.bonus=1000000"]
+    assert main(["ocrnet", "evaluate", *common, *(f"evaluate.{k}" for k in wide)]) == 0
+    metrics = json.loads((root / "eval" / "metrics.json").read_text())["metrics"]
+    # the labels' own list: a right reading is in it and stays right, a wrong one can only become right
+    assert metrics["lexicon"]["num_samples"] == metrics["greedy"]["num_samples"] > 0
+    assert metrics["lexicon"]["accuracy"] >= metrics["greedy"]["accuracy"]
+    assert main(["ocrnet", "inference", *common, f"inference.results_dir={root / 'inf_lex'}",
+                 *(f"inference.{k}" for k in wide)]) == 0
+    rows = list(csv.DictReader(open(root / "inf_lex" / "predictions.csv")))
+    assert rows and all(r["predicted_labels"] in set(labels) | {""} for r in rows)
+
+
 def test_inference_table_and_onnx_agree(trained, capsys):
     root, common = trained
     assert main(["ocrnet", "inference", *common, f"inference.results_dir={root / 'inf'}"]) == 0

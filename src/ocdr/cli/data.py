@@ -4,7 +4,7 @@ from __future__ import annotations
 from ocdr.cli.registry import Command, register
 from ocdr.commands.data_crops import CropsSpec
 from ocdr.data.splits import SplitSpec
-from ocdr.data.charset import CharsetSpec
+from ocdr.data.charset import CharsetSpec, LexiconFileSpec
 from ocdr.data.iam import IamSpec
 from ocdr.data.icdar import IcdarSpec
 from ocdr.data.stats import StatsSpec
@@ -48,6 +48,17 @@ register(Command(
         "Collects every character of the labels in the given gt lists (path<TAB>label) and/or ICDAR gt\n"
         "folders, sorted, and writes one per line (a line holding one space is the space character)."),
     example="ocdr data charset 'inputs=[data/synth/train/crops/gt_list.txt]' output=data/synth/character_list.txt",
+    output_key=None,
+))
+register(Command(
+    group="data", name="lexicon", spec=LexiconFileSpec, run="ocdr.data.charset:make_lexicon",
+    summary="build a word list (lexicon) from gt lists or ICDAR gt folders, for lexicon decoding",
+    description=(
+        "Collects the distinct labels of the given gt lists (path<TAB>label) and/or ICDAR gt folders\n"
+        "(### skipped), most frequent first, and writes one per line. A recognizer given the file as\n"
+        "lexicon.file (ocrnet evaluate/inference, pipeline, serve) turns a reading close to one of them into\n"
+        "that word when the network finds it about as likely; other words are still read."),
+    example="ocdr data lexicon 'inputs=[data/names/train/gt_list.txt]' output=data/names/lexicon.txt",
     output_key=None,
 ))
 register(Command(

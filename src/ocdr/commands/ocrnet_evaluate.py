@@ -1,5 +1,5 @@
 """``ocdr ocrnet evaluate``: exact, case-insensitive and MMOCR-style accuracy, CER, WER and 1-NED,
-for greedy and (CTC) beam-search decoding side by side, with the worst samples listed.
+for greedy, (CTC) beam-search and (CTC) lexicon decoding side by side, with the worst samples listed.
 
 The summary states what was scored: ``evaluated`` samples, ``skipped`` ones by reason (bad records
 left out when the data was checked, labels too long or outside the character list, records that
@@ -15,11 +15,13 @@ from pathlib import Path
 import torch
 
 from ocdr.config.ocrnet import OcrnetSpec
+from ocdr.errors import ConfigError
 from ocdr.eval.recognition import RecognitionMetric
 from ocdr.fileio import atomic_write_text
 from ocdr.models.loading import load_recognizer
 from ocdr.models.recognition.decode import ctc_beam_search
 from ocdr.models.recognition.heads import CTCHead, decode_batch, head_class
+from ocdr.models.recognition.lexicon import Lexicon, lexicon_decode
 from ocdr.train.recognition import ensure_data, make_dataset, make_loader
 
 __all__ = ["evaluate_recognizer"]
@@ -37,11 +39,9 @@ def evaluate_recognizer(spec: OcrnetSpec) -> dict:
     model_spec = _with_model_of(spec, record)
     dataset = make_dataset(sources, model_spec, charset, train=False)
     loader = make_loader(dataset, model_spec, train=False)  # similar widths together when dynamic
-    decoders = {"greedy": RecognitionMetric()}
-    use_beam = head_class(prediction) is CTCHead and ev.decoding == "beam"  # beam search is CTC's
-    if use_beam:
-        decoders["beam"] = RecognitionMetric()
-    skipped = _score(model, loader, decoders, charset, prediction, ev.beam_width)
+    extra = _extra_decoders(ev, charset, prediction)
+    decoders = {name: RecognitionMetric() for name in ("greedy", *extra)}
+    skipped = _score(model, loader, decoders, extra, charset, prediction)
     table = {name: m.compute() for name, m in decoders.items()}
     _print_table(table)
     counts = _counts(decoders["greedy"], dataset, skipped)
@@ -55,7 +55,24 @@ def evaluate_recognizer(spec: OcrnetSpec) -> dict:
             "report": str(out_dir / "metrics.json")}
 
 
-def _score(model, loader, decoders: dict, charset, prediction: str, beam_width: int) -> Counter:
+def _extra_decoders(ev, charset, prediction: str) -> dict:
+    """The decodings asked for beside greedy: name -> function(probs (B, T, C), greedy reads) -> texts."""
+    extra = {}
+    ctc = head_class(prediction) is CTCHead  # beam search and lexicons are CTC's
+    if ctc and ev.decoding == "beam":
+        extra["beam"] = lambda probs, greedy: [ctc_beam_search(p, charset, ev.beam_width)[0] for p in probs]
+    if ev.lexicon.file:
+        if not ctc:
+            raise ConfigError("evaluate.lexicon: lexicon decoding is for CTC recognizers")
+        lexicon, lx = Lexicon.from_file(ev.lexicon.file, charset), ev.lexicon
+        log.info("lexicon %s: %d words (%d the character list cannot spell left out)", lx.file, len(lexicon),
+                 lexicon.skipped)
+        extra["lexicon"] = lambda probs, greedy: [
+            lexicon_decode(p, t, c, lexicon, charset, lx.max_edits, lx.bonus)[0] for p, (t, c) in zip(probs, greedy)]
+    return extra
+
+
+def _score(model, loader, decoders: dict, extra: dict, charset, prediction: str) -> Counter:
     """Feed every batch to the decoders; returns the samples that failed while reading, by reason."""
     device = next(model.parameters()).device
     skipped: Counter = Counter()
@@ -65,10 +82,12 @@ def _score(model, loader, decoders: dict, charset, prediction: str, beam_width: 
             if batch["images"] is None:  # every sample of the batch failed to read
                 continue
             out = model(batch["images"].to(device))
-            decoders["greedy"].update([t for t, _ in decode_batch(out, charset, prediction)], batch["labels"])
-            if "beam" in decoders:
+            greedy = decode_batch(out, charset, prediction)
+            decoders["greedy"].update([t for t, _ in greedy], batch["labels"])
+            if extra:
                 probs = out["probs"].float().cpu().numpy()
-                decoders["beam"].update([ctc_beam_search(p, charset, beam_width)[0] for p in probs], batch["labels"])
+                for name, decode in extra.items():
+                    decoders[name].update(decode(probs, greedy), batch["labels"])
     return skipped
 
 

@@ -36,7 +36,7 @@ def crop_paths(source: str | Path) -> list[Path]:
 def recognizer_inference(spec: OcrnetSpec) -> dict:
     inf = spec.inference
     predictor = RecognizerPredictor(inf.checkpoint, inf.backend, spec.train.device, inf.batch_size,
-                                    precision=inf.precision)
+                                    precision=inf.precision, **inf.lexicon.options())
     paths = crop_paths(inf.inference_dataset_dir)
     out = results_folder(inf.results_dir)
     failures = Failures(inf.inference_dataset_dir)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ocdr.config.pipeline import BACKEND_HELP, PRECISION_HELP, validate_backend, validate_precision
+from ocdr.config.pipeline import BACKEND_HELP, PRECISION_HELP, LexiconSpec, validate_backend, validate_precision
 from ocdr.config.augment import RecAugSpec
 from ocdr.errors import ConfigError
 from ocdr.config.tao import OCRNET
@@ -77,6 +77,7 @@ class RecEvaluateSpec:
     decoding: str = field(default="greedy", metadata={"help": "greedy | beam (CTC)"})
     beam_width: int = field(default=10, metadata={"help": "beam search width"})
     num_worst: int = field(default=20, metadata={"help": "worst samples listed in the report"})
+    lexicon: LexiconSpec = field(default_factory=LexiconSpec)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class RecInferenceSpec:
     backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
     precision: str = field(default="fp32", metadata={"help": PRECISION_HELP})
     batch_size: int = field(default=64, metadata={"help": "crops per batch"})
+    lexicon: LexiconSpec = field(default_factory=LexiconSpec)
 
 
 @dataclass
@@ -160,6 +162,8 @@ class OcrnetSpec:
             raise ConfigError(f"evaluate.decoding: '{self.evaluate.decoding}' is not one of greedy, beam")
         validate_backend(self.inference.backend)
         validate_precision(self.inference.precision)
+        self.inference.lexicon.validate("inference.lexicon")
+        self.evaluate.lexicon.validate("evaluate.lexicon")
         self.prune.validate()
 
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 from ocdr.errors import ConfigError
 
-__all__ = ["PipelineSpec", "PipelineModelsSpec", "PostProcessOverrides", "BACKEND_HELP", "validate_backend",
+__all__ = ["PipelineSpec", "PipelineModelsSpec", "PostProcessOverrides", "LexiconSpec", "BACKEND_HELP", "validate_backend",
            "PRECISIONS", "PRECISION_HELP", "validate_precision"]
 
 BACKEND_HELP = ("auto (for .onnx files and imported PP-OCR models OpenVINO on a CPU, ONNX Runtime on CUDA; "
@@ -35,6 +35,24 @@ class PostProcessOverrides:
 
     def given(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass
+class LexiconSpec:
+    """Lexicon decoding of a CTC recognizer (``ocdr.models.recognition.lexicon``); off without a file."""
+    file: Optional[str] = field(default=None, metadata={"help": "word list, one per line (ocdr data lexicon); null: none"})
+    max_edits: int = field(default=2, metadata={"help": "a reading this many edits from a word may become it"})
+    bonus: float = field(default=2.0, metadata={"help": "log prior odds of a lexicon word over the reading (0: none)"})
+
+    def options(self) -> dict:
+        """The recognizer predictor's keyword arguments."""
+        return {"lexicon": self.file, "lexicon_max_edits": self.max_edits, "lexicon_bonus": self.bonus}
+
+    def validate(self, key: str = "lexicon") -> None:
+        if self.max_edits < 1:
+            raise ConfigError(f"{key}.max_edits must be at least 1, got {self.max_edits}")
+        if self.bonus < 0:
+            raise ConfigError(f"{key}.bonus must be >= 0, got {self.bonus}")
 
 
 @dataclass
@@ -74,6 +92,7 @@ class PipelineModelsSpec:
     min_confidence: Optional[float] = field(default=None, metadata={"help": "words read with lower confidence are dropped "
                                                                               "(null: the recognizer's own, PP-OCRv4: 0.5)"})
     postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
+    lexicon: LexiconSpec = field(default_factory=LexiconSpec)
 
     def det_overrides(self) -> dict:
         return DetectorOverrides(self.long_side, self.limit_side_len, self.limit_type).given()
@@ -81,6 +100,7 @@ class PipelineModelsSpec:
     def validate(self) -> None:
         validate_backend(self.backend)
         validate_precision(self.precision)
+        self.lexicon.validate()
         if self.long_side is not None and (self.long_side % 32 or self.long_side <= 0):
             raise ConfigError(f"long_side must be a positive multiple of 32, got {self.long_side}")
         if self.rec_batch_size is not None and self.rec_batch_size < 1:

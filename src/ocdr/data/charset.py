@@ -6,14 +6,15 @@ are ignored. The recognizer's blank/start/end tokens are not stored in the file.
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
 from ocdr.data.formats import read_gt_list, read_icdar_gt, read_text_lines
 from ocdr.errors import BadRecords, DataError, OcdrError
-from ocdr.fileio import atomic_open
+from ocdr.fileio import atomic_open, atomic_write_text
 
-__all__ = ["read_charset", "write_charset", "build_charset"]
+__all__ = ["read_charset", "write_charset", "build_charset", "make_lexicon"]
 
 
 def read_charset(path: str | Path) -> list[str]:
@@ -97,6 +98,31 @@ def make_charset(spec: CharsetSpec) -> dict:
     write_charset(spec.output, chars)
     return {"output": spec.output, "characters": len(chars), "labels": len(labels),
             "has_space": " " in chars, "skipped": bad.summary()}
+
+
+# --- ``ocdr data lexicon`` -------------------------------------------------------------------
+@dataclass
+class LexiconFileSpec:
+    inputs: list[str] = field(default_factory=list, metadata={"help": "gt lists (path<TAB>label) and/or ICDAR gt folders or files"})
+    output: str = field(default="lexicon.txt", metadata={"help": "word list to write, one per line"})
+    min_count: int = field(default=1, metadata={"help": "keep words seen at least this often"})
+    skip_bad: bool = field(default=False, metadata={"help": "skip malformed lines (counted) instead of failing"})
+
+
+def make_lexicon(spec: LexiconFileSpec) -> dict:
+    """The distinct labels of the inputs, most frequent first, for lexicon decoding (``lexicon.file``)."""
+    if not spec.inputs:
+        raise OcdrError("lexicon: give at least one input, e.g. 'inputs=[data/names/train/gt_list.txt]'")
+    if spec.min_count < 1:
+        raise OcdrError(f"lexicon: min_count must be at least 1, got {spec.min_count}")
+    bad = BadRecords(skip=spec.skip_bad)
+    labels = [lab.strip() for p in spec.inputs for lab in _labels_of(Path(p), bad)]
+    counts = Counter(lab for lab in labels if lab)
+    words = sorted((w for w, n in counts.items() if n >= spec.min_count), key=lambda w: (-counts[w], w))
+    if not words:
+        raise OcdrError(f"lexicon: no word seen {spec.min_count} times or more in {', '.join(spec.inputs)}")
+    atomic_write_text(spec.output, "".join(w + "\n" for w in words))
+    return {"output": spec.output, "words": len(words), "labels": len(labels), "skipped": bad.summary()}
 
 
 # --- the recognizer's vocabulary -------------------------------------------------------------

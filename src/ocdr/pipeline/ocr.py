@@ -116,17 +116,21 @@ class OCR:
     dict of keys), ``det_settings``/``rec_settings`` (dicts of :mod:`ocdr.models.settings` keys) and
     ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime | openvino (see the predictors);
     ``precision``: fp32 | bf16, what the ONNX engine computes in (bf16: OpenVINO, see :mod:`ocdr.models.runtime`).
+    ``lexicon`` (a word-list file or a list of words), ``lexicon_max_edits``, ``lexicon_bonus``: lexicon
+    decoding of the recognizer (see :class:`RecognizerPredictor`).
     ``max_pixels``: the largest image file or bytes read (null: ``$OCDR_MAX_PIXELS``, else 100 million)."""
 
     def __init__(self, detector="auto", recognizer="auto", backend: str = "auto", device: str = "auto",
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
                  tiled: bool = False, upside_down: bool = False, batch_size: int | None = None,
                  min_confidence: float | None = None, det_settings: dict | None = None,
-                 rec_settings: dict | None = None, max_pixels: int | None = None, precision: str = "fp32"):
+                 rec_settings: dict | None = None, max_pixels: int | None = None, precision: str = "fp32",
+                 lexicon=None, lexicon_max_edits: int = 2, lexicon_bonus: float = 2.0):
         self.detector = DetectorPredictor(detector, backend, device, postprocess, long_side, tiled,
                                           settings=det_settings, precision=precision)
         self.recognizer = RecognizerPredictor(recognizer, backend, device, batch_size, settings=rec_settings,
-                                              precision=precision)
+                                              precision=precision, lexicon=lexicon,
+                                              lexicon_max_edits=lexicon_max_edits, lexicon_bonus=lexicon_bonus)
         self.rectify_cfg = RectifyConfig(height=self.recognizer.settings.height)
         self.upside_down = upside_down
         self.max_pixels = max_pixels
@@ -165,4 +169,4 @@ def build_ocr(spec: PipelineModelsSpec) -> OCR:
     return OCR(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend, device=spec.device,
                precision=spec.precision, postprocess=spec.postprocess.given(), tiled=spec.tiled,
                upside_down=spec.upside_down, batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence,
-               det_settings=spec.det_overrides())
+               det_settings=spec.det_overrides(), **spec.lexicon.options())

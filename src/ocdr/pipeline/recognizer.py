@@ -17,6 +17,7 @@ import json
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.recognition.decode import ctc_decode_steps
+from ocdr.models.recognition.lexicon import Lexicon, lexicon_decode
 from ocdr.models.runtime import (ENGINES, engine_of, graph_session, onnx_backend, precision_of, streams_of,
                                  torch_precision)
 from ocdr.models.settings import (
@@ -42,6 +44,10 @@ __all__ = ["RecognizerPredictor"]
 IMPORTED = ("ppocr_rec",)
 
 
+NO_STEP_PROBS = ("lexicon decoding needs the class probabilities of every step, which ocdr's .onnx exports do "
+                 "not give: read the checkpoint (.pth) instead")
+
+
 class _OrtRecognizer:
     """ocdr exports give per-step ``output_id``/``output_prob``; a PaddleOCR graph gives the class
     probabilities per step, reduced here."""
@@ -50,11 +56,17 @@ class _OrtRecognizer:
         self.session, self.ocdr_outputs = session, ocdr_outputs
         self.input = "images" if ocdr_outputs or not hasattr(session, "get_inputs") else session.get_inputs()[0].name
 
+    def probs(self, batch: np.ndarray) -> np.ndarray:
+        """The class probabilities per step, (B, T, C): PaddleOCR graphs only (ocdr exports give the best class)."""
+        if self.ocdr_outputs:
+            raise ConfigError(NO_STEP_PROBS)
+        return self.session.run(None, {self.input: batch})[0]
+
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.ocdr_outputs:
             ids, probs = self.session.run(["output_id", "output_prob"], {self.input: batch})
             return ids, probs
-        probs = self.session.run(None, {self.input: batch})[0]
+        probs = self.probs(batch)
         return probs.argmax(-1), probs.max(-1)
 
 
@@ -133,10 +145,13 @@ def _open(model, backend: str, device: str, precision: str = "fp32"):
 class RecognizerPredictor:
     """``settings``: overrides of :class:`RecognizerSettings` keys (e.g. ``{"width": 160}``). ``precision``:
     fp32 | bf16, what an ONNX engine computes in (:mod:`ocdr.models.runtime`); ``self.precision`` says what
-    it got."""
+    it got. ``lexicon``: a word-list file or a list of words; a reading within ``lexicon_max_edits`` of a
+    word becomes that word when the network finds it about as likely (:mod:`ocdr.models.recognition.lexicon`;
+    CTC models that give the class probabilities: checkpoints and PaddleOCR graphs)."""
 
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int | None = None,
-                 settings: dict | None = None, precision: str = "fp32"):
+                 settings: dict | None = None, precision: str = "fp32", lexicon=None, lexicon_max_edits: int = 2,
+                 lexicon_bonus: float = 2.0):
         self._run, base, self.charset, self.on_torch = _open(model, backend, device, precision)
         self.backend = "torch" if self.on_torch else engine_of(self._run.session)
         self.precision = "fp32" if self.on_torch else precision_of(self._run.session)
@@ -150,6 +165,19 @@ class RecognizerPredictor:
         # an engine with several streams (OpenVINO on a CPU) reads that many batches at once
         self.streams = 1 if self.on_torch else streams_of(self._run.session)
         self._pool = ThreadPoolExecutor(self.streams, "ocdr-rec") if self.streams > 1 else None
+        self.lexicon = self._lexicon(lexicon)
+        self.lexicon_max_edits, self.lexicon_bonus = lexicon_max_edits, lexicon_bonus
+
+    def _lexicon(self, lexicon) -> Lexicon | None:
+        if lexicon is None or isinstance(lexicon, Lexicon):
+            return lexicon
+        if self.settings.prediction != "CTC":
+            raise ConfigError("lexicon decoding is for CTC recognizers")
+        if not self.on_torch and self._run.ocdr_outputs:  # fail at load time, not on the first crop
+            raise ConfigError(NO_STEP_PROBS)
+        if isinstance(lexicon, (str, Path)):
+            return Lexicon.from_file(lexicon, self.charset)
+        return Lexicon(lexicon, self.charset)
 
     def _on_gpu(self) -> bool:
         if self.on_torch:
@@ -184,8 +212,13 @@ class RecognizerPredictor:
 
             return [(t, c) for t, c in decode_batch({"probs": _as_tensor(self._run.probs(batch))}, self.charset,
                                                     self.settings.prediction)]
-        ids, probs = self._run(batch)
-        return ctc_decode_steps(ids, probs, self.charset)
+        if self.lexicon is None:
+            ids, probs = self._run(batch)
+            return ctc_decode_steps(ids, probs, self.charset)
+        full = self._run.probs(batch)
+        greedy = ctc_decode_steps(full.argmax(-1), full.max(-1), self.charset)
+        return [lexicon_decode(p, text, conf, self.lexicon, self.charset, self.lexicon_max_edits, self.lexicon_bonus)
+                for p, (text, conf) in zip(full, greedy)]
 
     def batches(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Index groups of crops read together: sorted by aspect ratio, at most ``batch_size`` (and with
