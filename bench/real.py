@@ -147,7 +147,8 @@ class OcdrEngine:
     def describe(self) -> dict:
         d, r = self.ocr_.detector, self.ocr_.recognizer
         return {"detector_backend": d.backend, "recognizer_backend": r.backend,
-                "detector_precision": d.precision, "recognizer_precision": r.precision}
+                "detector_precision": d.precision, "recognizer_precision": r.precision,
+                "lexicon": r.lexicon.source if r.lexicon else None}
 
 
 class RapidEngine(compare.RapidEngine):
@@ -415,7 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sets:
         print("no data sets found under", args.data_root)
         return 1
-    records, skipped = run_engines(args, engine_list(args.engines, args.ocdr))
+    engines = engine_list(args.engines, args.ocdr)
+    unknown = set(args.lexicons) - {label for _, label, *_ in engines}
+    if unknown:
+        raise SystemExit(f"--lexicon: no engine named {', '.join(sorted(unknown))} (name an --ocdr model)")
+    records, skipped = run_engines(args, engines)
     command = "bench/real.py " + " ".join(argv if argv is not None else sys.argv[1:])
     machine = f"{os.cpu_count()} CPU cores ({_cpu()}), no GPU used"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -87,7 +87,7 @@ def test_precision_is_checked_where_each_command_reads_it():
     assert load_spec(OcdnetSpec, None, []).inference.precision == "fp32"
     for spec_type, key in ((PipelineSpec, "precision"), (OcdnetSpec, "inference.precision"),
                            (OcrnetSpec, "inference.precision")):
-        with pytest.raises(ConfigError, match="precision: 'fp16' is not one of fp32, bf16"):
+        with pytest.raises(ConfigError, match=f"^{key}: 'fp16' is not one of fp32, bf16$"):
             load_spec(spec_type, None, [f"{key}=fp16"])
 
 

@@ -48,8 +48,17 @@ def test_lexicon_leaves_out_words_it_cannot_spell_and_finds_near_words(tmp_path)
         Lexicon(["xyz"], ABC)
     with pytest.raises(DataError, match="nope.txt.*lexicon file not found"):
         Lexicon.from_file(tmp_path / "nope.txt", ABC)
-    (tmp_path / "words.txt").write_text("abc\n\nba\n", encoding="utf-8")
+    (tmp_path / "words.txt").write_text("\ufeffabc\n\nba\n", encoding="utf-8")  # a byte-order mark is not a letter
     assert Lexicon.from_file(tmp_path / "words.txt", ABC).words == ["abc", "ba"]
+
+
+def test_lexicon_spells_words_as_the_recognizer_reads_them():
+    folding = Charset(list("abc"), case_fold=True)  # reads lower case
+    lex = Lexicon(["ABC", "Cab"], folding)
+    assert lex.words == ["abc", "cab"] and "abc" in lex
+    # under the unk policy a word with an unknown character is still one the recognizer cannot emit
+    unk = Lexicon(["abz", "ab"], Charset(list("abc"), unknown="unk"))
+    assert unk.words == ["ab"] and unk.skipped == 1
 
 
 def _steps(*rows) -> np.ndarray:
@@ -62,9 +71,8 @@ def test_a_reading_becomes_a_near_word_only_when_the_network_finds_it_about_as_l
     probs = _steps([0.02, 0.96, 0.01, 0.01], [0.02, 0.01, 0.55, 0.42], [0.97, 0.01, 0.01, 0.01])
     lex = Lexicon(["ac"], ABC)
     assert lexicon_decode(probs, "ab", 0.75, lex, ABC, bonus=0.0) == ("ab", 0.75)  # no prior: the reading wins
-    text, conf = lexicon_decode(probs, "ab", 0.75, lex, ABC, bonus=2.0)
-    assert text == "ac"
-    assert np.isclose(conf, np.exp(ctc_log_likelihood(np.log(probs), [1, 3]) / 2))
+    # the word replaces the reading, which keeps its confidence (min_confidence treats the crop as before)
+    assert lexicon_decode(probs, "ab", 0.75, lex, ABC, bonus=2.0) == ("ac", 0.75)
     # a confident reading stays, whatever the list holds
     sure = _steps([0.02, 0.96, 0.01, 0.01], [0.01, 0.01, 0.97, 0.01], [0.97, 0.01, 0.01, 0.01])
     assert lexicon_decode(sure, "ab", 0.97, lex, ABC, bonus=2.0)[0] == "ab"

@@ -65,6 +65,13 @@ def test_refuses_to_overwrite(repo):
         export_triton(spec)
 
 
+def test_refuses_keys_its_onnx_runtime_backend_cannot_honour():
+    with pytest.raises(ConfigError, match="^precision: Triton's ONNX Runtime backend computes in fp32, not bf16$"):
+        load_spec(TritonSpec, None, ["precision=bf16"])
+    with pytest.raises(ConfigError, match="^lexicon.file: the Triton recognizer is an ocdr export"):
+        load_spec(TritonSpec, None, ["lexicon.file=words.txt"])
+
+
 STUB = Path(__file__).with_name("triton_stub")
 SRC = Path(ocdr.__file__).resolve().parent.parent  # the checkout's src/ (the venv installs it editable)
 

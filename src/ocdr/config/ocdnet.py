@@ -140,7 +140,7 @@ class OcdnetSpec:
         if self.dataset.augmentation.crop_size % 32 or self.dataset.image_size % 32:
             raise ConfigError("dataset.augmentation.crop_size and dataset.image_size must be multiples of 32")
         validate_backend(self.inference.backend)
-        validate_precision(self.inference.precision)
+        validate_precision(self.inference.precision, "inference.precision")
         if self.export.long_side is not None and (self.export.long_side < 32 or self.export.long_side % 32):
             raise ConfigError(f"export.long_side must be a positive multiple of 32, got {self.export.long_side}")
         if self.model.load_pruned_graph and not self.model.pruned_graph_path:

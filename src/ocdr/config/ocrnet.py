@@ -161,7 +161,7 @@ class OcrnetSpec:
         if self.evaluate.decoding not in ("greedy", "beam"):
             raise ConfigError(f"evaluate.decoding: '{self.evaluate.decoding}' is not one of greedy, beam")
         validate_backend(self.inference.backend)
-        validate_precision(self.inference.precision)
+        validate_precision(self.inference.precision, "inference.precision")
         self.inference.lexicon.validate("inference.lexicon")
         self.evaluate.lexicon.validate("evaluate.lexicon")
         self.prune.validate()

@@ -125,9 +125,9 @@ class PipelineSpec(PipelineModelsSpec):
             raise ConfigError(f"max_pixels must be positive, got {self.max_pixels}")
 
 
-def validate_precision(precision: str) -> None:
+def validate_precision(precision: str, key: str = "precision") -> None:
     if precision not in PRECISIONS:
-        raise ConfigError(f"precision: '{precision}' is not one of {', '.join(PRECISIONS)}")
+        raise ConfigError(f"{key}: '{precision}' is not one of {', '.join(PRECISIONS)}")
 
 
 def validate_backend(backend: str) -> None:

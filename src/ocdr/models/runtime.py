@@ -9,10 +9,11 @@ Two engines run the graphs: ONNX Runtime and OpenVINO. :func:`graph_session` pic
   ONNX Runtime.
 
 ``precision``: ``fp32`` (the default, on every engine) or ``bf16``: OpenVINO computes in bfloat16 where the
-CPU has bf16 instructions (AVX512-BF16, AMX), about 2x faster for the recognizer and 1.25x for the detector
-on this project's CPU, at a small cost in accuracy (``docs/benchmarks.md``). ONNX Runtime has no bf16 on a
-CPU, so asking it for bf16 is an error, and ``auto`` with bf16 means OpenVINO. A CPU without bf16 computes
-in fp32 (with a warning); :func:`precision_of` says what a session computes in.
+CPU has bf16 instructions (AVX512-BF16, AMX), about 1.9x the recognizer's crops/s and 1.6x the images/s end
+to end on this project's CPU, at a small cost in accuracy (``docs/benchmarks.md``). ONNX Runtime has no bf16 on a
+CPU, so asking it for bf16 is an error, and ``auto`` with bf16 means OpenVINO (with no fallback to ONNX
+Runtime for a graph OpenVINO cannot load). A CPU without bf16 computes in fp32 (with a warning);
+:func:`precision_of` says what a session computes in.
 
 A caller with many batches at once (the recognizer) asks for a ``parallel`` session: on OpenVINO it is
 compiled for throughput (the cores split into streams, :func:`streams_of` says how many), and that many
@@ -26,6 +27,7 @@ building two ``ocdr.OCR`` objects, or the service's workers, never loads the sam
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -106,10 +108,7 @@ class OpenVinoSession:
         # LATENCY: one request at a time uses every core, as ONNX Runtime's intra-op threads do. THROUGHPUT:
         # the cores split into streams; the small convolutions of a recognizer keep one core busy better than
         # two, so two batches at once read about 1.2x the crops (docs/benchmarks.md)
-        self.precision = precision
-        if precision == "bf16" and not _cpu_has_bf16(core):
-            log.warning("precision=bf16: this CPU has no bf16 instructions; OpenVINO computes in fp32")
-            self.precision = "fp32"
+        self.precision = precision  # graph_session has made it fp32 where the CPU has no bf16
         # the hint always: on a CPU with bf16 instructions OpenVINO otherwise computes in bf16 by itself, and
         # the reads stop matching ONNX Runtime's (seen here: a recognizer's outputs off by 0.6)
         config = {"PERFORMANCE_HINT": "THROUGHPUT" if parallel else "LATENCY",
@@ -155,8 +154,11 @@ class OpenVinoSession:
         return ["OpenVINO:CPU"]
 
 
-def _cpu_has_bf16(core) -> bool:
-    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+@functools.lru_cache(maxsize=1)
+def _cpu_has_bf16() -> bool:
+    import openvino as ov  # deferred: only when bf16 is asked for
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def _onnx_metadata(model) -> dict[str, str]:
@@ -202,11 +204,14 @@ def graph_session(source: str | Path | bytes, backend: str = "auto", threads: in
     pay; ONNX Runtime: one)."""
     _check_source(source)
     validate_precision(precision)
-    if precision == "bf16":
+    if precision == "bf16":  # OpenVINO only, so no fallback to ONNX Runtime for a graph it cannot load
         if backend == "onnxruntime" or not openvino_available():
             raise ConfigError("precision=bf16 runs on OpenVINO only (backend=openvino or auto, with the openvino "
                               "package installed); ONNX Runtime computes in fp32")
         backend = "openvino"
+        if not _cpu_has_bf16():  # resolved before the session key, so fp32 is compiled once
+            log.warning("precision=bf16: this CPU has no bf16 instructions; OpenVINO computes in fp32")
+            precision = "fp32"
     if backend == "onnxruntime":
         return _session("onnxruntime", source, threads, parallel)
     if backend == "openvino":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ocdr.config.pipeline import validate_precision
+from ocdr.config.pipeline import LexiconSpec, validate_precision
 from ocdr.data.charset import Charset
 from ocdr.data.rec_transforms import dynamic_width, to_input, to_input_paddle
 from ocdr.errors import ConfigError
@@ -165,16 +165,19 @@ class RecognizerPredictor:
         # an engine with several streams (OpenVINO on a CPU) reads that many batches at once
         self.streams = 1 if self.on_torch else streams_of(self._run.session)
         self._pool = ThreadPoolExecutor(self.streams, "ocdr-rec") if self.streams > 1 else None
-        self.lexicon = self._lexicon(lexicon)
         self.lexicon_max_edits, self.lexicon_bonus = lexicon_max_edits, lexicon_bonus
+        self.lexicon = self._lexicon(lexicon)
 
     def _lexicon(self, lexicon) -> Lexicon | None:
-        if lexicon is None or isinstance(lexicon, Lexicon):
-            return lexicon
+        if lexicon is None:
+            return None
+        LexiconSpec(max_edits=self.lexicon_max_edits, bonus=self.lexicon_bonus).validate()
         if self.settings.prediction != "CTC":
             raise ConfigError("lexicon decoding is for CTC recognizers")
         if not self.on_torch and self._run.ocdr_outputs:  # fail at load time, not on the first crop
             raise ConfigError(NO_STEP_PROBS)
+        if isinstance(lexicon, Lexicon):
+            return lexicon
         if isinstance(lexicon, (str, Path)):
             return Lexicon.from_file(lexicon, self.charset)
         return Lexicon(lexicon, self.charset)

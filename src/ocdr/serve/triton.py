@@ -38,8 +38,8 @@ RUNTIME_DISTRIBUTIONS = ("numpy", "opencv-python-headless", "pillow", "pyclipper
 @dataclass
 class TritonSpec(PipelineModelsSpec):
     """The pipeline's keys (models and their setting overrides, used by the repository's ``model.py``; the
-    models run on Triton's ONNX Runtime backend, so ``backend``/``device``/``precision`` do not apply) and the
-    export's own."""
+    models run on Triton's ONNX Runtime backend, so ``backend``/``device`` do not apply, and ``precision`` other
+    than fp32 and ``lexicon.file`` are refused) and the export's own."""
     out: str = field(default="model_repository", metadata={"help": "the model repository folder to write"})
     max_batch_size: int = field(default=8, metadata={"help": "Triton max_batch_size of the two ONNX models"})
     queue_delay_us: int = field(default=2000, metadata={"help": "dynamic batching: longest wait for a fuller batch"})
@@ -48,6 +48,12 @@ class TritonSpec(PipelineModelsSpec):
 
     def validate(self) -> None:
         super().validate()
+        # Triton runs the ocdr exports on its ONNX Runtime backend: fp32, and only the best class per step
+        if self.precision != "fp32":
+            raise ConfigError(f"precision: Triton's ONNX Runtime backend computes in fp32, not {self.precision}")
+        if self.lexicon.file:
+            raise ConfigError("lexicon.file: the Triton recognizer is an ocdr export, which gives only the best class "
+                              "per step; lexicon decoding needs every class (use ocdr serve)")
         if self.instance_kind not in ("KIND_AUTO", "KIND_GPU", "KIND_CPU"):
             raise ConfigError(f"instance_kind: '{self.instance_kind}' is not one of KIND_AUTO, KIND_GPU, KIND_CPU")
         if self.max_batch_size < 1:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ocdr.data.charset import Charset
+from ocdr.data.formats import read_text_lines
 from ocdr.errors import ConfigError, DataError
 
 __all__ = ["Lexicon", "ctc_log_likelihood", "edit_distance", "lexicon_decode"]
@@ -66,8 +67,9 @@ def edit_distance(a: str, b: str, limit: int | None = None) -> int:
 
 
 class Lexicon:
-    """A word list, indexed by length; words the character list cannot spell are left out (counted in
-    ``skipped``), as the recognizer could never emit them."""
+    """A word list, indexed by length; words the character list cannot spell (a character outside it, under
+    any unknown-character policy) are left out and counted in ``skipped``, as the recognizer could never
+    emit them. Under a case-folding character list the words are lower-cased, as the recognizer reads."""
 
     def __init__(self, words, charset: Charset, source: str = "<list>"):
         self.source = source
@@ -75,14 +77,17 @@ class Lexicon:
         self.skipped = 0
         self.ids: dict[str, list[int]] = {}
         self._by_length: dict[int, list[str]] = defaultdict(list)
-        for word in dict.fromkeys(w.strip() for w in words):
+        for word in dict.fromkeys(w.strip().lower() if charset.folds else w.strip() for w in words):
             if not word:
                 continue
             try:
-                self.ids[word] = charset.encode_ctc(word)
-            except (ValueError, DataError):  # a character outside the list, under any policy
+                ids = charset.encode_ctc(word)
+            except (ValueError, DataError):  # a character outside the list, policy drop or error
+                ids = None
+            if ids is None or charset.unk_index in ids:  # ... or unk
                 self.skipped += 1
                 continue
+            self.ids[word] = ids
             self.words.append(word)
             self._by_length[len(word)].append(word)
         if not self.words:
@@ -92,14 +97,9 @@ class Lexicon:
     @classmethod
     def from_file(cls, path: str | Path, charset: Charset) -> "Lexicon":
         """One word per line (UTF-8); blank lines ignored."""
-        path = Path(path)
-        if not path.is_file():
+        if not Path(path).is_file():
             raise DataError(path, "lexicon file not found")
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            raise DataError(path, f"not UTF-8 text (byte {exc.start})") from None
-        return cls(lines, charset, str(path))
+        return cls(read_text_lines(path), charset, str(path))  # UTF-8, a byte-order mark allowed
 
     def __contains__(self, word: str) -> bool:
         return word in self.ids
@@ -118,8 +118,8 @@ class Lexicon:
 def lexicon_decode(probs: np.ndarray, text: str, confidence: float, lexicon: Lexicon, charset: Charset,
                    max_edits: int = 2, bonus: float = 0.0) -> tuple[str, float]:
     """``(text, confidence)`` of one crop after the lexicon (module docstring); ``probs``: its ``(T, C)``
-    class probabilities, ``text``/``confidence``: its greedy reading. A replaced reading's confidence is the
-    word's probability per character, ``exp(log-likelihood / length)``."""
+    class probabilities, ``text``/``confidence``: its greedy reading. A replaced reading keeps the reading's
+    confidence, so ``min_confidence`` keeps or drops the crop as it would without the lexicon."""
     if not text or text in lexicon:
         return text, confidence
     words = lexicon.near(text, max_edits)
@@ -133,6 +133,4 @@ def lexicon_decode(probs: np.ndarray, text: str, confidence: float, lexicon: Lex
         own = -np.inf
     scored = [(ctc_log_likelihood(logp, lexicon.ids[w]), w) for w in words]
     best_ll, best = max(scored)
-    if best_ll + bonus >= own and np.isfinite(best_ll):
-        return best, float(np.exp(best_ll / len(best)))
-    return text, confidence
+    return (best if best_ll + bonus >= own and np.isfinite(best_ll) else text), confidence
