@@ -51,10 +51,10 @@ def main() -> None:
     for alias, shape in CASES:
         path = wheel_model_path(ALIASES[alias][0])
         x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
-        ms, outputs = {}, {}
+        ms, outputs, sessions = {}, {}, {}
         for name, engine, precision in (("onnxruntime", "onnxruntime", "fp32"), ("openvino", "openvino", "fp32"),
                                         ("bf16", "openvino", "bf16")):
-            session = graph_session(path, engine, precision=precision)
+            session = sessions[name] = graph_session(path, engine, precision=precision)
             feed = {session.get_inputs()[0].name: x}
             outputs[name] = session.run(None, feed)[0]
             ms[name] = 1000 * timed(lambda: session.run(None, feed), args.repeat, warmup=2)
@@ -62,7 +62,7 @@ def main() -> None:
                "openvino_ms": round(ms["openvino"], 1), "speed-up": round(ms["onnxruntime"] / ms["openvino"], 2),
                "max_abs_diff": float(np.abs(outputs["onnxruntime"] - outputs["openvino"]).max()),
                "openvino_bf16_ms": round(ms["bf16"], 1),
-               "bf16_precision": precision_of(graph_session(path, "openvino", precision="bf16")),
+               "bf16_precision": precision_of(sessions["bf16"]),
                "bf16_max_abs_diff": float(np.abs(outputs["onnxruntime"] - outputs["bf16"]).max())}
         if alias.endswith("-rec"):
             row.update(_streams(path, x, args.repeat, outputs["openvino"]))

@@ -52,7 +52,8 @@ def recognizer_inference(spec: OcrnetSpec) -> dict:
     writer.writerows(rows)
     atomic_write_text(out / "predictions.csv", buf.getvalue())
     atomic_write_text(out / "predictions.json", json.dumps(rows, indent=2, ensure_ascii=False))
-    return {"images": len(rows), "failed": len(failures.items), "backend": predictor.backend, "precision": predictor.precision,
+    return {"images": len(rows), "failed": len(failures.items), "backend": predictor.backend,
+            "precision": predictor.precision,
             "results": str(out / "predictions.csv"), "errors": failures.items}
 
 

@@ -1,13 +1,16 @@
 """Recognition metrics: word accuracies (TAO's exact match and MMOCR's relaxed ones), CER, WER, 1-NED.
 
-Edit distances are plain Levenshtein (insert, delete, substitute, each cost 1) in pure Python;
-labels are short, so the quadratic table costs nothing next to the network.
+Edit distances are plain Levenshtein (insert, delete, substitute, each cost 1) in pure Python
+(:func:`ocdr.models.recognition.lexicon.edit_distance`, which lexicon decoding uses too); labels are
+short, so the quadratic table costs nothing next to the network.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import Sequence
+
+from ocdr.models.recognition.lexicon import edit_distance
 
 __all__ = ["edit_distance", "normalized_edit_distance", "alnum_lower", "RecognitionMetric"]
 
@@ -17,19 +20,6 @@ __all__ = ["edit_distance", "normalized_edit_distance", "alnum_lower", "Recognit
 # '^' between ranges; we do not copy that.) Accented letters are removed, so this accuracy is
 # meant for the English benchmarks.
 _NOT_ALNUM = re.compile("[^0-9a-z\u4e00-\u9fa5]")
-
-
-def edit_distance(a: Sequence, b: Sequence) -> int:
-    """Levenshtein distance between two strings (or two lists of words)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        cur = [i]
-        for j, y in enumerate(b, start=1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
 
 
 def normalized_edit_distance(pred: str, label: str) -> float:

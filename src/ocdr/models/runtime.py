@@ -38,7 +38,8 @@ from types import SimpleNamespace
 from ocdr.config.pipeline import PRECISIONS, validate_precision
 from ocdr.errors import ConfigError, DataError
 
-__all__ = ["ENGINES", "PRECISIONS", "graph_session", "engine_of", "streams_of", "precision_of", "torch_precision", "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
+__all__ = ["ENGINES", "PRECISIONS", "graph_session", "engine_of", "streams_of", "precision_of", "torch_precision",
+           "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def precision_of(session) -> str:
     return getattr(session, "precision", "fp32")
 
 
-def _create_onnxruntime(source, threads: int, parallel: bool = False, precision: str = "fp32"):  # ORT: one call at a time is fastest
+def _create_onnxruntime(source, threads: int, parallel: bool = False, precision: str = "fp32"):
+    # ORT: one call at a time is fastest; fp32 only (graph_session refuses bf16 here)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -97,7 +99,7 @@ class OpenVinoSession:
 
     ``parallel``: compile for calls made at once (OpenVINO's THROUGHPUT hint: on 2 cores, 2 streams of one
     thread each), for a caller with many batches to run (the recognizer); ``streams`` says how many.
-    ``precision``: fp32 or bf16 (fp32, with a warning, on a CPU without bf16); ``precision`` says which."""
+    ``precision``: fp32 or bf16, as :func:`graph_session` resolved it for this CPU."""
 
     def __init__(self, source, threads: int, parallel: bool = False, precision: str = "fp32"):
         import openvino as ov  # deferred: only when this engine is chosen
@@ -233,7 +235,6 @@ def graph_session(source: str | Path | bytes, backend: str = "auto", threads: in
 def torch_precision(model, precision: str) -> None:
     """A model that runs on PyTorch computes in fp32: a warning when bf16 was asked for (the other model of
     an OCR may still run on OpenVINO in bf16)."""
-    validate_precision(precision)
     if precision != "fp32":
         log.warning("%s runs on PyTorch, in fp32: precision=%s applies to models on an ONNX engine", model, precision)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -51,8 +52,9 @@ def ctc_log_likelihood(logp: np.ndarray, label: list[int], blank: int = 0) -> fl
     return float(np.logaddexp(alpha[-1], alpha[-2]) if S > 1 else alpha[-1])
 
 
-def edit_distance(a: str, b: str, limit: int | None = None) -> int:
-    """Levenshtein distance; with ``limit``, any value above it may be returned as ``limit + 1``."""
+def edit_distance(a: Sequence, b: Sequence, limit: int | None = None) -> int:
+    """Levenshtein distance between two strings (or two lists of words; the recognition metrics use it too);
+    with ``limit``, any value above it may be returned as ``limit + 1``."""
     if limit is not None and abs(len(a) - len(b)) > limit:
         return limit + 1
     prev = list(range(len(b) + 1))
@@ -73,7 +75,6 @@ class Lexicon:
 
     def __init__(self, words, charset: Charset, source: str = "<list>"):
         self.source = source
-        self.words: list[str] = []
         self.skipped = 0
         self.ids: dict[str, list[int]] = {}
         self._by_length: dict[int, list[str]] = defaultdict(list)
@@ -88,9 +89,8 @@ class Lexicon:
                 self.skipped += 1
                 continue
             self.ids[word] = ids
-            self.words.append(word)
             self._by_length[len(word)].append(word)
-        if not self.words:
+        if not self.ids:
             raise ConfigError(f"{source}: the lexicon has no word the recognizer's character list can spell "
                               f"({self.skipped} skipped)")
 
@@ -101,11 +101,16 @@ class Lexicon:
             raise DataError(path, "lexicon file not found")
         return cls(read_text_lines(path), charset, str(path))  # UTF-8, a byte-order mark allowed
 
+    @property
+    def words(self) -> list[str]:
+        """The words kept, in list order."""
+        return list(self.ids)
+
     def __contains__(self, word: str) -> bool:
         return word in self.ids
 
     def __len__(self) -> int:
-        return len(self.words)
+        return len(self.ids)
 
     def near(self, text: str, max_edits: int) -> list[str]:
         """The words within ``max_edits`` of ``text``."""
