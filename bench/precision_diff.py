@@ -1,0 +1,59 @@
+"""Which word crops a recognizer reads differently in bf16 than in fp32, and whether each change gains or
+loses a word (case-insensitive), so that an accuracy difference of a few crops can be told from noise.
+
+    .venv/bin/python bench/precision_diff.py --crops data/icdar2015_crops/val
+
+Both predictors read the same crops with the model's recorded settings, on OpenVINO (bf16 needs a CPU with
+bf16 instructions; elsewhere both columns are fp32 and nothing changes).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from common import machine, report  # noqa: E402
+
+from ocdr.data.images import read_image  # noqa: E402
+from ocdr.pipeline.recognizer import RecognizerPredictor  # noqa: E402
+
+
+def compare(readings_a: list[str], readings_b: list[str], labels: list[str]) -> dict:
+    """Counts of crops read differently, and of those, how many only ``b`` reads right (gained) or only ``a``
+    (lost), case-insensitive."""
+    changed = gained = lost = 0
+    for a, b, truth in zip(readings_a, readings_b, labels, strict=True):
+        if a == b:
+            continue
+        changed += 1
+        right_a, right_b = a.lower() == truth.lower(), b.lower() == truth.lower()
+        gained += right_b and not right_a
+        lost += right_a and not right_b
+    return {"crops": len(labels), "changed": changed, "gained": gained, "lost": lost}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--crops", default="data/icdar2015_crops/val", help="a folder with gt_list.txt (ocdr data crops)")
+    ap.add_argument("--model", default="ppocr-v4-rec", help="recognizer ONNX file or ppocr-v4-rec")
+    args = ap.parse_args()
+    root = Path(args.crops)
+    items = [line.split("\t") for line in (root / "gt_list.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    crops = [read_image(root / rel) for rel, _ in items]
+    labels = [text for _, text in items]
+    reads = {}
+    for precision in ("fp32", "bf16"):
+        rec = RecognizerPredictor(args.model, backend="openvino", precision=precision)
+        reads[precision] = [text for text, _ in rec(crops)]
+        reads[precision + "_computed"] = rec.precision
+    row = compare(reads["fp32"], reads["bf16"], labels)
+    row.update(bf16_computed_in=reads["bf16_computed"],
+               fp32_right=sum(r.lower() == t.lower() for r, t in zip(reads["fp32"], labels)),
+               bf16_right=sum(r.lower() == t.lower() for r, t in zip(reads["bf16"], labels)))
+    report("precision_diff", [row], {"command": "bench/precision_diff.py " + " ".join(sys.argv[1:]),
+                                     "machine": machine(), "model": args.model})
+
+
+if __name__ == "__main__":
+    main()
