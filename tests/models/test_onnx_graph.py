@@ -43,3 +43,29 @@ def test_requested_intermediates_survive_their_last_reader():
     out = g(torch.tensor([[1.0, 1.0, 1.0]]), outputs=["x", "b", "d"])
     assert torch.allclose(out["x"], torch.ones(1, 3)) and torch.allclose(out["b"], torch.full((1, 3), 2.0))
     assert torch.allclose(out["d"], torch.tensor([[1.0, 0.0, -1.0]]))
+
+
+def _conv_graph() -> onnx.ModelProto:
+    # y = pointwise(depthwise(x)): a 3x3 depthwise convolution (group 4) then a 1x1 one, both with weights
+    rng = np.random.default_rng(0)
+    dw = numpy_helper.from_array(rng.normal(size=(4, 1, 3, 3)).astype(np.float32), "dw")
+    pw = numpy_helper.from_array(rng.normal(size=(4, 4, 1, 1)).astype(np.float32), "pw")
+    nodes = [helper.make_node("Conv", ["x", "dw"], ["a"], group=4, pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "pw"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4, 5, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4, 5, 5])], [dw, pw])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_depthwise_convolutions_stay_fp32_under_cpu_bf16_autocast():
+    g = OnnxGraphModule(_conv_graph())
+    x = torch.randn(2, 4, 5, 5)
+    reference = g(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inter = g(x, outputs=["a", "y"])
+    assert inter["a"].dtype == torch.float32  # the grouped convolution ran outside autocast
+    assert inter["y"].dtype == torch.bfloat16  # the 1x1 convolution still autocasts
+    assert torch.allclose(inter["a"], g(x, outputs=["a"])["a"], atol=1e-6)
+    assert torch.allclose(inter["y"].float(), reference, atol=0.1, rtol=0.05)
+    inter["y"].float().sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in g.parameters())
