@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from common import machine, report  # noqa: E402
 
+from ocdr.data.formats import read_gt_list  # noqa: E402
 from ocdr.data.images import read_image  # noqa: E402
 from ocdr.pipeline.recognizer import RecognizerPredictor  # noqa: E402
 
@@ -39,18 +40,16 @@ def main() -> None:
     ap.add_argument("--model", default="ppocr-v4-rec", help="recognizer ONNX file or ppocr-v4-rec")
     args = ap.parse_args()
     root = Path(args.crops)
-    items = [line.split("\t") for line in (root / "gt_list.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = read_gt_list(root / "gt_list.txt")
     crops = [read_image(root / rel) for rel, _ in items]
     labels = [text for _, text in items]
-    reads = {}
-    for precision in ("fp32", "bf16"):
-        rec = RecognizerPredictor(args.model, backend="openvino", precision=precision)
-        reads[precision] = [text for text, _ in rec(crops)]
-        reads[precision + "_computed"] = rec.precision
-    row = compare(reads["fp32"], reads["bf16"], labels)
-    row.update(bf16_computed_in=reads["bf16_computed"],
-               fp32_right=sum(r.lower() == t.lower() for r, t in zip(reads["fp32"], labels)),
-               bf16_right=sum(r.lower() == t.lower() for r, t in zip(reads["bf16"], labels)))
+    fp32 = RecognizerPredictor(args.model, backend="openvino", precision="fp32")
+    bf16 = RecognizerPredictor(args.model, backend="openvino", precision="bf16")
+    reads_fp32, reads_bf16 = ([text for text, _ in rec(crops)] for rec in (fp32, bf16))
+    row = compare(reads_fp32, reads_bf16, labels)
+    row.update(bf16_computed_in=bf16.precision,
+               fp32_right=sum(r.lower() == t.lower() for r, t in zip(reads_fp32, labels)),
+               bf16_right=sum(r.lower() == t.lower() for r, t in zip(reads_bf16, labels)))
     report("precision_diff", [row], {"command": "bench/precision_diff.py " + " ".join(sys.argv[1:]),
                                      "machine": machine(), "model": args.model})
 
