@@ -22,7 +22,8 @@ start-up are its own), over the same images:
 - speed: end-to-end images/s (one image per call) and crops/s (all crops of a set in one call, the
   engine's own batching), start-up seconds (process start to a ready engine, imports included), peak RSS.
 
-Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``; OpenVINO on a CPU), ``ocdr-onnxruntime`` (the same with
+Engines: ``ocdr`` (the defaults: ``ocdr.OCR()``; OpenVINO on a CPU, the recognizer in bf16-checked where
+the CPU has bf16), ``ocdr-fp32`` (the same with ``precision=fp32``; not run unless named), ``ocdr-onnxruntime`` (the same with
 ``backend=onnxruntime``, to see what the engine is worth; not run unless named), ``ocdr-bf16`` (the same with
 ``precision=bf16``: OpenVINO in bfloat16, where the CPU has it; not run unless named), ``--ocdr NAME=DET,REC[@SET+SET]`` (more ocdr models, e.g.
 the recipes' fine-tuned ones, optionally on some sets only; ``--lexicon NAME=FILE`` gives one of them a word
@@ -129,7 +130,7 @@ def load_set(name: str, root: Path, max_images: int, max_crops: int) -> dict:
 
 # ----------------------------------------------------------------------------------------------- engines
 class OcdrEngine:
-    def __init__(self, det: str = "auto", rec: str = "auto", backend: str = "auto", precision: str = "fp32",
+    def __init__(self, det: str = "auto", rec: str = "auto", backend: str = "auto", precision: str = "auto",
                  lexicon: str | None = None):
         import ocdr
 
@@ -215,7 +216,8 @@ def make_engine(kind: str, det: str, rec: str, lexicon: str | None = None):
 
 
 # the ocdr defaults and their variants: what ocdr.OCR() is given besides the models
-OCDR_VARIANTS = {"ocdr": {}, "ocdr-onnxruntime": {"backend": "onnxruntime"}, "ocdr-bf16": {"precision": "bf16"}}
+OCDR_VARIANTS = {"ocdr": {}, "ocdr-fp32": {"precision": "fp32"}, "ocdr-onnxruntime": {"backend": "onnxruntime"},
+                 "ocdr-bf16": {"precision": "bf16"}}
 
 
 # ----------------------------------------------------------------------------------------------- worker
@@ -342,7 +344,7 @@ def run_engines(args, engines: list[tuple]) -> tuple[list[dict], dict]:
 
 
 LABELS = {"ocdr": "ocdr (defaults)", "ocdr-onnxruntime": "ocdr (defaults, backend=onnxruntime)",
-          "ocdr-bf16": "ocdr (defaults, precision=bf16)",
+          "ocdr-bf16": "ocdr (defaults, precision=bf16)", "ocdr-fp32": "ocdr (defaults, precision=fp32)",
           "rapidocr": "RapidOCR 1.4.4 (PP-OCRv4)", "tesseract": "Tesseract (eng)"}
 
 
@@ -386,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     ap.add_argument("--engines", nargs="*", default=["ocdr", "rapidocr", "tesseract"],
                     choices=[*OCDR_VARIANTS, "rapidocr", "tesseract"],
-                    help="ocdr-onnxruntime: the defaults with backend=onnxruntime (the engine's share of the speed); "
+                    help="ocdr-fp32: the defaults with precision=fp32; ocdr-onnxruntime: the defaults with backend=onnxruntime (the engine's share of the speed); "
                          "ocdr-bf16: the defaults with precision=bf16 (OpenVINO in bfloat16)")
     ap.add_argument("--ocdr", action="append", default=[], metavar="NAME=DET,REC[@SET+SET]",
                     help="more ocdr models (e.g. fine-tuned ones), on the named sets only when @ is given")

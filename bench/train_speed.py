@@ -53,6 +53,8 @@ CONFIGS = {
     "ppocr_rec_dynamic_inline_bf16": ("ocrnet", "ppocr-v4-rec", REC + INLINE + ["train.precision=bf16-mixed"]),
     "ppocr_rec_dynamic_inline_dw_bf16": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [
         "model.frozen_depthwise=true", "train.precision=bf16-mixed"]),
+    **{f"ppocr_rec_dynamic_inline_frozen{n}_bf16": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [
+        f"model.frozen_stages={n}", "train.precision=bf16-mixed"]) for n in (2, 3)},
     "ppocr_rec_dynamic_inline_frozen2_dw_bf16": ("ocrnet", "ppocr-v4-rec", REC + INLINE + [
         "model.frozen_stages=2", "model.frozen_depthwise=true", "train.precision=bf16-mixed"]),
     "ppocr_det": ("ocdnet", "ppocr-v4-det", DET + ["model.pretrained_model_path=ppocr-v4-det"]),

@@ -100,8 +100,9 @@ def test_the_bf16_variant_is_the_defaults_in_bfloat16(tiny_models):
     from ocdr.models import runtime
 
     assert described["recognizer_precision"] == ("bf16" if runtime._cpu_has_bf16() else "fp32")
-    assert real.make_engine("ocdr", str(tiny_models / "det.onnx"), str(tiny_models / "rec.onnx")).describe()[
-        "recognizer_precision"] == "fp32"
+    defaults = real.make_engine("ocdr", str(tiny_models / "det.onnx"), str(tiny_models / "rec.onnx")).describe()
+    assert defaults["recognizer_precision"] == ("bf16-checked" if runtime.bf16_available() else "fp32")
+    assert defaults["detector_precision"] == "fp32"
 
 
 def test_lexicons_are_given_by_engine_name():

@@ -85,9 +85,10 @@ def test_precision_is_checked_where_each_command_reads_it():
 
     assert load_spec(PipelineSpec, None, ["precision=bf16"]).precision == "bf16"
     assert load_spec(OcdnetSpec, None, []).inference.precision == "fp32"
+    assert load_spec(PipelineSpec, None, []).precision == "auto"
     for spec_type, key in ((PipelineSpec, "precision"), (OcdnetSpec, "inference.precision"),
                            (OcrnetSpec, "inference.precision")):
-        with pytest.raises(ConfigError, match=f"^{key}: 'fp16' is not one of fp32, bf16$"):
+        with pytest.raises(ConfigError, match=f"^{key}: 'fp16' is not one of auto, fp32, bf16, bf16-checked$"):
             load_spec(spec_type, None, [f"{key}=fp16"])
 
 

@@ -195,8 +195,10 @@ def test_bf16_is_an_openvino_session_of_its_own_close_to_fp32(tmp_path, monkeypa
     assert (np.abs(a - b).max() > 0) == (precision_of(bf16) == "bf16")
     with pytest.raises(ConfigError, match="precision=bf16 runs on OpenVINO only"):
         graph_session(path, "onnxruntime", precision="bf16")
-    with pytest.raises(ConfigError, match="precision: 'fp16' is not one of fp32, bf16"):
+    with pytest.raises(ConfigError, match="precision: an engine computes in fp32 or bf16, not 'fp16'"):
         graph_session(path, "openvino", precision="fp16")
+    with pytest.raises(ConfigError, match="not 'auto'"):  # the predictors resolve it
+        graph_session(path, "openvino", precision="auto")
     monkeypatch.setattr(runtime, "openvino_available", lambda: False)
     with pytest.raises(ConfigError, match="precision=bf16 runs on OpenVINO only"):
         graph_session(path, "auto", precision="bf16")
@@ -220,11 +222,13 @@ def test_predictors_pass_the_precision_and_say_what_they_got(tmp_path, tiny_mode
     rec = RecognizerPredictor(str(path), precision="bf16")
     assert rec._run.session is graph_session(path, "openvino", parallel=True, precision="bf16")
     assert rec.precision == ("bf16" if runtime._cpu_has_bf16() else "fp32")
-    assert RecognizerPredictor(str(path)).precision == "fp32"
+    assert RecognizerPredictor(str(path), precision="fp32").precision == "fp32"
+    assert RecognizerPredictor(str(path)).precision == ("bf16-checked" if runtime.bf16_available() else "fp32")
     ckpt = str(tiny_models / "det.pth")
     with caplog.at_level(logging.WARNING, logger="ocdr.models.runtime"):
         on_torch = DetectorPredictor(ckpt, precision="bf16", device="cpu")
     assert on_torch.backend == "torch" and on_torch.precision == "fp32"
     assert "det.pth runs on PyTorch, in fp32: precision=bf16 applies to models on an ONNX engine" in caplog.text
-    with pytest.raises(ConfigError, match="precision: 'int8' is not one of fp32, bf16"):
+    assert DetectorPredictor(str(tiny_models / "det.onnx")).precision == "fp32"  # auto: fp32 for a detector
+    with pytest.raises(ConfigError, match="precision: 'int8' is not one of auto, fp32, bf16, bf16-checked"):
         DetectorPredictor(ckpt, precision="int8")

@@ -38,11 +38,16 @@ def test_detector_boxes_are_rapidocrs():
 def test_recognizer_reads_what_rapidocr_reads_and_batches_keep_the_order():
     page = _page()
     crops = [page[40:100, 20:300], page[140:200, 60:330], page[240:300, 100:330], page[40:100, 20:300]]
-    ours = RecognizerPredictor("ppocr-v4-rec", batch_size=2)(crops)
+    ours = RecognizerPredictor("ppocr-v4-rec", batch_size=2, precision="fp32")(crops)
     theirs, _ = rapidocr.RapidOCR().text_rec([c[:, :, ::-1].copy() for c in crops])
     assert [t for t, _ in ours] == [t for t, *_ in theirs]
     assert "TOTAL" in ours[1][0] and ours[0] == ours[3]
     np.testing.assert_allclose([c for _, c in ours], [float(c) for _, c, *_ in theirs], atol=1e-4)
+    # the default (auto: bf16-checked where the CPU has bf16) reads the same words; a confident crop keeps
+    # its bf16 confidence, within bf16's rounding of fp32's
+    default = RecognizerPredictor("ppocr-v4-rec", batch_size=2)(crops)
+    assert [t for t, _ in default] == [t for t, _ in ours]
+    np.testing.assert_allclose([c for _, c in default], [c for _, c in ours], atol=0.02)
 
 
 def test_batches_end_where_padding_would_grow():

@@ -12,13 +12,18 @@ from typing import Optional
 from ocdr.errors import ConfigError
 
 __all__ = ["PipelineSpec", "PipelineModelsSpec", "PostProcessOverrides", "LexiconSpec", "BACKEND_HELP", "validate_backend",
-           "PRECISIONS", "PRECISION_HELP", "validate_precision"]
+           "PRECISIONS", "ENGINE_PRECISIONS", "PRECISION_HELP",
+           "validate_precision"]
 
 BACKEND_HELP = ("auto (for .onnx files and imported PP-OCR models OpenVINO on a CPU, ONNX Runtime on CUDA; "
                 "PyTorch for other checkpoints) | torch | onnxruntime | openvino")
-PRECISIONS = ("fp32", "bf16")
-PRECISION_HELP = ("fp32 | bf16: what the ONNX engine computes in; bf16 on OpenVINO where the CPU has bf16 "
-                  "instructions (faster, slightly less accurate: docs/benchmarks.md)")
+PRECISIONS = ("auto", "fp32", "bf16", "bf16-checked")
+# what an engine computes in; the predictors resolve auto and bf16-checked to these
+ENGINE_PRECISIONS = ("fp32", "bf16")
+PRECISION_HELP = ("auto | fp32 | bf16 | bf16-checked: what the ONNX engine computes in. bf16: OpenVINO where the "
+                  "CPU has bf16 instructions (faster, slightly less accurate); bf16-checked: the recognizer reads in "
+                  "bf16 and reads again in fp32 every crop with a step whose top class is below 0.6, the detector stays fp32; "
+                  "auto: bf16-checked where the CPU has bf16 instructions, else fp32 (docs/benchmarks.md)")
 
 
 @dataclass
@@ -79,7 +84,7 @@ class PipelineModelsSpec:
     recognizer: str = field(default="auto", metadata={"help": "checkpoint (.pth), exported .onnx, ppocr-v4-rec, or auto "
                                                                "(ppocr-v4-rec when its wheel is installed, else the demo's)"})
     backend: str = field(default="auto", metadata={"help": BACKEND_HELP})
-    precision: str = field(default="fp32", metadata={"help": PRECISION_HELP})
+    precision: str = field(default="auto", metadata={"help": PRECISION_HELP})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     rec_batch_size: Optional[int] = field(default=None, metadata={"help": "crops per recognizer call, sorted by aspect "
                                                                           "ratio (null: 6 on a CPU, 64 on a GPU)"})

@@ -8,7 +8,7 @@ Two engines run the graphs: ONNX Runtime and OpenVINO. :func:`graph_session` pic
 - ``auto``: ONNX Runtime when it has CUDA, else OpenVINO when it is installed and loads the graph, else
   ONNX Runtime.
 
-``precision``: ``fp32`` (the default, on every engine) or ``bf16``: OpenVINO computes in bfloat16 where the
+``precision``: ``fp32`` (on every engine) or ``bf16``: OpenVINO computes in bfloat16 where the
 CPU has bf16 instructions (AVX512-BF16, AMX), about 1.9x the recognizer's crops/s and 1.6x the images/s end
 to end on this project's CPU, at a small cost in accuracy (``docs/benchmarks.md``). ONNX Runtime has no bf16 on a
 CPU, so asking it for bf16 is an error, and ``auto`` with bf16 means OpenVINO (with no fallback to ONNX
@@ -35,11 +35,11 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from ocdr.config.pipeline import PRECISIONS, validate_precision
+from ocdr.config.pipeline import ENGINE_PRECISIONS, PRECISIONS
 from ocdr.errors import ConfigError, DataError
 
 __all__ = ["ENGINES", "PRECISIONS", "graph_session", "engine_of", "streams_of", "precision_of", "torch_precision",
-           "onnx_backend", "onnxruntime_session", "openvino_available", "clear_sessions"]
+           "onnx_backend", "onnxruntime_session", "openvino_available", "bf16_available", "clear_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,11 @@ class OpenVinoSession:
         return ["OpenVINO:CPU"]
 
 
+def bf16_available() -> bool:
+    """Whether OpenVINO is installed and this CPU has bf16 instructions (what ``precision=auto`` asks)."""
+    return openvino_available() and _cpu_has_bf16()
+
+
 @functools.lru_cache(maxsize=1)
 def _cpu_has_bf16() -> bool:
     import openvino as ov  # deferred: only when bf16 is asked for
@@ -205,7 +210,8 @@ def graph_session(source: str | Path | bytes, backend: str = "auto", threads: in
     unloadable file. ``parallel``: the caller runs several calls at once (:func:`streams_of` says how many
     pay; ONNX Runtime: one)."""
     _check_source(source)
-    validate_precision(precision)
+    if precision not in ENGINE_PRECISIONS:  # the predictors resolve auto and bf16-checked before they get here
+        raise ConfigError(f"precision: an engine computes in {' or '.join(ENGINE_PRECISIONS)}, not '{precision}'")
     if precision == "bf16":  # OpenVINO only, so no fallback to ONNX Runtime for a graph it cannot load
         if backend == "onnxruntime" or not openvino_available():
             raise ConfigError("precision=bf16 runs on OpenVINO only (backend=openvino or auto, with the openvino "
@@ -235,7 +241,7 @@ def graph_session(source: str | Path | bytes, backend: str = "auto", threads: in
 def torch_precision(model, precision: str) -> None:
     """A model that runs on PyTorch computes in fp32: a warning when bf16 was asked for (the other model of
     an OCR may still run on OpenVINO in bf16)."""
-    if precision != "fp32":
+    if precision not in ("auto", "fp32"):
         log.warning("%s runs on PyTorch, in fp32: precision=%s applies to models on an ONNX engine", model, precision)
 
 

@@ -97,6 +97,9 @@ def _open(model, backend: str, device: str, precision: str = "fp32"):
     if backend not in BACKENDS:
         raise ConfigError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
     validate_precision(precision)
+    # a detector has no per-box check to fall back on (a box read in bf16 cannot be told from one read in
+    # fp32), so auto and bf16-checked keep it in fp32: only an explicit bf16 computes in bf16
+    precision = "bf16" if precision == "bf16" else "fp32"
     if hasattr(model, "run"):  # a ready session-like object, e.g. Triton's BLS in model.py
         return _OrtDetector(model), _settings_of_session(model), False
     if not isinstance(model, (str, Path)):  # an nn.Module
@@ -128,12 +131,13 @@ class DetectorPredictor:
     """``postprocess``: a :class:`PostProcessConfig` replaces the model's post-processing, a dict overrides
     some of its keys; ``long_side`` switches to ocdr's rule (the long side becomes it); ``settings``: other
     overrides of :class:`DetectorSettings` keys (``limit_side_len``, ``limit_type``, ...). ``precision``: fp32 |
-    bf16, what an ONNX engine computes in (:mod:`ocdr.models.runtime`); ``self.precision`` says what it got."""
+    bf16, what an ONNX engine computes in (:mod:`ocdr.models.runtime`; auto and bf16-checked: fp32 for a
+    detector); ``self.precision`` says what it got."""
 
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto",
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
                  tiled: bool = False, tile_size: int = 640, tile_overlap: int = 128, settings: dict | None = None,
-                 tile_batch: int = 8, precision: str = "fp32"):
+                 tile_batch: int = 8, precision: str = "auto"):
         _check_tiles(tile_size, tile_overlap, tile_batch)
         self._run, base, self.on_torch = _open(model, backend, device, precision)
         self.backend = "torch" if self.on_torch else engine_of(self._run.session)

@@ -115,7 +115,8 @@ class OCR:
     Each model runs with the inference settings it carries; ``long_side``, ``postprocess`` (a config, or a
     dict of keys), ``det_settings``/``rec_settings`` (dicts of :mod:`ocdr.models.settings` keys) and
     ``min_confidence`` override single keys. ``backend``: auto | torch | onnxruntime | openvino (see the predictors);
-    ``precision``: fp32 | bf16, what the ONNX engine computes in (bf16: OpenVINO, see :mod:`ocdr.models.runtime`).
+    ``precision``: auto | fp32 | bf16 | bf16-checked, what the ONNX engines compute in (bf16: OpenVINO, see
+    :mod:`ocdr.models.runtime`; auto and bf16-checked: see :class:`RecognizerPredictor`).
     ``lexicon`` (a word-list file or a list of words), ``lexicon_max_edits``, ``lexicon_bonus``: lexicon
     decoding of the recognizer (see :class:`RecognizerPredictor`).
     ``max_pixels``: the largest image file or bytes read (null: ``$OCDR_MAX_PIXELS``, else 100 million)."""
@@ -124,7 +125,7 @@ class OCR:
                  postprocess: PostProcessConfig | dict | None = None, long_side: int | None = None,
                  tiled: bool = False, upside_down: bool = False, batch_size: int | None = None,
                  min_confidence: float | None = None, det_settings: dict | None = None,
-                 rec_settings: dict | None = None, max_pixels: int | None = None, precision: str = "fp32",
+                 rec_settings: dict | None = None, max_pixels: int | None = None, precision: str = "auto",
                  lexicon=None, lexicon_max_edits: int = 2, lexicon_bonus: float = 2.0):
         self.detector = DetectorPredictor(detector, backend, device, postprocess, long_side, tiled,
                                           settings=det_settings, precision=precision)

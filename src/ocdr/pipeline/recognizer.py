@@ -14,6 +14,7 @@ in its metadata (character list, inference settings), so it runs without the che
 from __future__ import annotations
 
 import json
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -28,8 +29,8 @@ from ocdr.errors import ConfigError
 from ocdr.models.catalog import ALIASES, is_onnx_path, resolve_model, wheel_model_path
 from ocdr.models.recognition.decode import ctc_decode_steps
 from ocdr.models.recognition.lexicon import Lexicon, lexicon_decode
-from ocdr.models.runtime import (ENGINES, engine_of, graph_session, onnx_backend, precision_of, streams_of,
-                                 torch_precision)
+from ocdr.models.runtime import (ENGINES, bf16_available, engine_of, graph_session, onnx_backend, precision_of,
+                                 streams_of, torch_precision)
 from ocdr.models.settings import (
     PPOCR_REC,
     RecognizerSettings,
@@ -41,7 +42,14 @@ from ocdr.pipeline.detector import BACKENDS
 
 __all__ = ["RecognizerPredictor"]
 
+log = logging.getLogger(__name__)
+
 IMPORTED = ("ppocr_rec",)
+
+# bf16-checked: a crop is read again in fp32 when the top class's probability at some step of its bf16
+# reading (blank included) is below this. Chosen on 997 ICDAR 2015 train crops: every crop whose bf16
+# reading differed from fp32's had such a step, and 27.5 % of the crops had one (docs/benchmarks.md)
+RECHECK_BELOW = 0.6
 
 
 NO_STEP_PROBS = ("lexicon decoding needs the class probabilities of every step, which ocdr's .onnx exports do "
@@ -117,6 +125,7 @@ def _open(model, backend: str, device: str, precision: str = "fp32"):
     if backend not in BACKENDS:
         raise ConfigError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
     validate_precision(precision)
+    precision = "bf16" if precision == "bf16" else "fp32"  # auto and bf16-checked: the predictor adds a bf16 reader
     if hasattr(model, "run"):  # a session-like object with run() and get_modelmeta() (Triton's BLS in model.py)
         return (*_from_session(model, type(model).__name__), False)
     model = resolve_model("recognizer", model)
@@ -144,17 +153,23 @@ def _open(model, backend: str, device: str, precision: str = "fp32"):
 
 class RecognizerPredictor:
     """``settings``: overrides of :class:`RecognizerSettings` keys (e.g. ``{"width": 160}``). ``precision``:
-    fp32 | bf16, what an ONNX engine computes in (:mod:`ocdr.models.runtime`); ``self.precision`` says what
-    it got. ``lexicon``: a word-list file or a list of words; a reading within ``lexicon_max_edits`` of a
+    what an ONNX engine computes in (:mod:`ocdr.models.runtime`): fp32, bf16, or bf16-checked: every crop is
+    read in bf16, and a crop with a step whose top class has a probability below ``recheck_below`` is read
+    again in fp32, whose reading is kept (fp32's readings at most of bf16's speed: bf16 changes a reading
+    only where two classes are close);
+    auto (the default): bf16-checked on OpenVINO where the CPU has bf16 instructions, else fp32. ``self.precision``
+    says what it got. ``lexicon``: a word-list file or a list of words; a reading within ``lexicon_max_edits`` of a
     word becomes that word when the network finds it about as likely (:mod:`ocdr.models.recognition.lexicon`;
     CTC models that give the class probabilities: checkpoints and PaddleOCR graphs)."""
 
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int | None = None,
-                 settings: dict | None = None, precision: str = "fp32", lexicon=None, lexicon_max_edits: int = 2,
-                 lexicon_bonus: float = 2.0):
+                 settings: dict | None = None, precision: str = "auto", lexicon=None, lexicon_max_edits: int = 2,
+                 lexicon_bonus: float = 2.0, recheck_below: float = RECHECK_BELOW):
         self._run, base, self.charset, self.on_torch = _open(model, backend, device, precision)
         self.backend = "torch" if self.on_torch else engine_of(self._run.session)
         self.precision = "fp32" if self.on_torch else precision_of(self._run.session)
+        self.recheck_below = recheck_below
+        self._fast = self._bf16_reader(model, backend, device, precision)
         self.settings = merge(base, settings)
         # None: what the model records (ocdr's trained models: their training batch size), else 6 crops per
         # call on a CPU (PaddleOCR's rec_batch_num; larger batches of 320-wide crops are slower there, measured
@@ -164,9 +179,22 @@ class RecognizerPredictor:
             raise ConfigError("attention recognizers run on PyTorch only (backend=torch)")
         # an engine with several streams (OpenVINO on a CPU) reads that many batches at once
         self.streams = 1 if self.on_torch else streams_of(self._run.session)
+        if self._fast is not None:
+            self.precision = "bf16-checked"
         self._pool = ThreadPoolExecutor(self.streams, "ocdr-rec") if self.streams > 1 else None
         self.lexicon_max_edits, self.lexicon_bonus = lexicon_max_edits, lexicon_bonus
         self.lexicon = self._lexicon(lexicon)
+
+    def _bf16_reader(self, model, backend: str, device: str, precision: str):
+        """The bf16 reader of bf16-checked (None when the model reads only in ``self.precision``)."""
+        if precision not in ("auto", "bf16-checked"):
+            return None
+        if self.on_torch or self.backend != "openvino" or not bf16_available():
+            if precision == "bf16-checked":
+                log.warning("precision=bf16-checked: the recognizer runs on %s without bf16; it reads in fp32",
+                            self.backend)
+            return None
+        return _open(model, backend, device, "bf16")[0]
 
     def _lexicon(self, lexicon) -> Lexicon | None:
         if lexicon is None:
@@ -209,19 +237,22 @@ class RecognizerPredictor:
             batch = batch[:, ::-1].copy()
         return batch
 
-    def _read(self, batch: np.ndarray) -> list[tuple[str, float]]:
+    def _read(self, batch: np.ndarray, run) -> tuple[list[tuple[str, float]], np.ndarray]:
+        """The readings of a batch, and per crop the lowest top-class probability over its steps (how close
+        its least certain step came to another class: what bf16-checked tests)."""
         if self.settings.prediction != "CTC":
             from ocdr.models.recognition.heads import decode_batch  # deferred: torch; attention runs on PyTorch only
 
-            return [(t, c) for t, c in decode_batch({"probs": _as_tensor(self._run.probs(batch))}, self.charset,
-                                                    self.settings.prediction)]
+            readings = decode_batch({"probs": _as_tensor(run.probs(batch))}, self.charset, self.settings.prediction)
+            return [(t, c) for t, c in readings], np.ones(len(batch))
         if self.lexicon is None:
-            ids, probs = self._run(batch)
-            return ctc_decode_steps(ids, probs, self.charset)
-        full = self._run.probs(batch)
-        greedy = ctc_decode_steps(full.argmax(-1), full.max(-1), self.charset)
+            ids, probs = run(batch)
+            return ctc_decode_steps(ids, probs, self.charset), probs.min(-1)
+        full = run.probs(batch)
+        top = full.max(-1)
+        greedy = ctc_decode_steps(full.argmax(-1), top, self.charset)
         return [lexicon_decode(p, text, conf, self.lexicon, self.charset, self.lexicon_max_edits, self.lexicon_bonus)
-                for p, (text, conf) in zip(full, greedy)]
+                for p, (text, conf) in zip(full, greedy)], top.min(-1)
 
     def batches(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Index groups of crops read together: sorted by aspect ratio, at most ``batch_size`` (and with
@@ -244,15 +275,32 @@ class RecognizerPredictor:
 
     def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """One (text, confidence) per crop, in the input order."""
+        if self._fast is None:
+            return self._read_all(crops, self._run)[0]
+        results, least = self._read_all(crops, self._fast)
+        unsure = np.flatnonzero(least < self.recheck_below)
+        for i, res in zip(unsure, self._read_all([crops[i] for i in unsure], self._run)[0]):
+            results[i] = res
+        return results
+
+    def unsure(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Which crops bf16-checked reads again in fp32 (a boolean per crop; none without a bf16 reader)."""
+        if self._fast is None:
+            return np.zeros(len(crops), bool)
+        return self._read_all(crops, self._fast)[1] < self.recheck_below
+
+    def _read_all(self, crops: list[np.ndarray], run) -> tuple[list[tuple[str, float]], np.ndarray]:
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        least = np.ones(len(crops))
         groups = self.batches(crops)
-        read = lambda idx: self._read(self.preprocess([crops[k] for k in idx]))
+        read = lambda idx: self._read(self.preprocess([crops[k] for k in idx]), run)
         # the engine releases the GIL while it runs, so the streams' threads overlap there
         reads = self._pool.map(read, groups) if self._pool and len(groups) > 1 else map(read, groups)
-        for idx, batch in zip(groups, reads):
+        for idx, (batch, batch_least) in zip(groups, reads):
+            least[idx] = batch_least
             for j, res in zip(idx, batch):
                 results[j] = res
-        return results
+        return results, least
 
 
 def _as_tensor(arr: np.ndarray):

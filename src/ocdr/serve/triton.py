@@ -39,7 +39,7 @@ RUNTIME_DISTRIBUTIONS = ("numpy", "opencv-python-headless", "pillow", "pyclipper
 class TritonSpec(PipelineModelsSpec):
     """The pipeline's keys (models and their setting overrides, used by the repository's ``model.py``; the
     models run on Triton's ONNX Runtime backend, so ``backend``/``device`` do not apply, and ``precision`` other
-    than fp32 and ``lexicon.file`` are refused) and the export's own."""
+    than auto or fp32 and ``lexicon.file`` are refused) and the export's own."""
     out: str = field(default="model_repository", metadata={"help": "the model repository folder to write"})
     max_batch_size: int = field(default=8, metadata={"help": "Triton max_batch_size of the two ONNX models"})
     queue_delay_us: int = field(default=2000, metadata={"help": "dynamic batching: longest wait for a fuller batch"})
@@ -49,7 +49,7 @@ class TritonSpec(PipelineModelsSpec):
     def validate(self) -> None:
         super().validate()
         # Triton runs the ocdr exports on its ONNX Runtime backend: fp32, and only the best class per step
-        if self.precision != "fp32":
+        if self.precision not in ("auto", "fp32"):
             raise ConfigError(f"precision: Triton's ONNX Runtime backend computes in fp32, not {self.precision}")
         if self.lexicon.file:
             raise ConfigError("lexicon.file: the Triton recognizer is an ocdr export, which gives only the best class "
