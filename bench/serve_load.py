@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--detector", default="auto")
     ap.add_argument("--recognizer", default="auto")
     ap.add_argument("--backend", default="auto")
+    ap.add_argument("--precision", default="auto", help="the server's precision (auto | fp32 | bf16 | bf16-checked)")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--images", default=str(HERE.parents[1] / "shared" / "data" / "hme_handwritten_det" / "img"))
@@ -56,7 +57,8 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")])}
     server = subprocess.Popen([sys.executable, "-m", "ocdr.cli.main", "serve", f"detector={args.detector}",
-                               f"recognizer={args.recognizer}", f"backend={args.backend}", f"port={port}"],
+                               f"recognizer={args.recognizer}", f"backend={args.backend}",
+                               f"precision={args.precision}", f"port={port}"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -106,6 +108,7 @@ def main() -> None:
            "server_rss_end_mb": end_mb}
     report("serve_load", [row], {"errors_seen": errors[:5], "images": str(folder), "detector": args.detector,
                                  "recognizer": args.recognizer, "backend": args.backend,
+                                 "precision": args.precision,
                                  "command": "bench/serve_load.py " + " ".join(sys.argv[1:])})
 
 

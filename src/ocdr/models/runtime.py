@@ -13,7 +13,8 @@ CPU has bf16 instructions (AVX512-BF16, AMX), about 1.9x the recognizer's crops/
 to end on this project's CPU, at a small cost in accuracy (``docs/benchmarks.md``). ONNX Runtime has no bf16 on a
 CPU, so asking it for bf16 is an error, and ``auto`` with bf16 means OpenVINO (with no fallback to ONNX
 Runtime for a graph OpenVINO cannot load). A CPU without bf16 computes in fp32 (with a warning);
-:func:`precision_of` says what a session computes in.
+:func:`precision_of` says what a session computes in. The predictors' ``auto`` and ``bf16-checked`` come
+down to these two (``ocdr.pipeline.recognizer.RecognizerPredictor``).
 
 A caller with many batches at once (the recognizer) asks for a ``parallel`` session: on OpenVINO it is
 compiled for throughput (the cores split into streams, :func:`streams_of` says how many), and that many

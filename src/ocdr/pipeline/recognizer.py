@@ -156,11 +156,11 @@ class RecognizerPredictor:
     what an ONNX engine computes in (:mod:`ocdr.models.runtime`): fp32, bf16, or bf16-checked: every crop is
     read in bf16, and a crop with a step whose top class has a probability below ``recheck_below`` is read
     again in fp32, whose reading is kept (fp32's readings at most of bf16's speed: bf16 changes a reading
-    only where two classes are close);
-    auto (the default): bf16-checked on OpenVINO where the CPU has bf16 instructions, else fp32. ``self.precision``
-    says what it got. ``lexicon``: a word-list file or a list of words; a reading within ``lexicon_max_edits`` of a
-    word becomes that word when the network finds it about as likely (:mod:`ocdr.models.recognition.lexicon`;
-    CTC models that give the class probabilities: checkpoints and PaddleOCR graphs)."""
+    only where two classes are close); or auto (the default): bf16-checked on OpenVINO where the CPU has bf16
+    instructions, else fp32. ``self.precision`` says what it got. ``lexicon``: a word-list file or a list of
+    words; a reading within ``lexicon_max_edits`` of a word becomes that word when the network finds it about
+    as likely (:mod:`ocdr.models.recognition.lexicon`; CTC models that give the class probabilities:
+    checkpoints and PaddleOCR graphs)."""
 
     def __init__(self, model="auto", backend: str = "auto", device: str = "auto", batch_size: int | None = None,
                  settings: dict | None = None, precision: str = "auto", lexicon=None, lexicon_max_edits: int = 2,
