@@ -232,3 +232,37 @@ def test_predictors_pass_the_precision_and_say_what_they_got(tmp_path, tiny_mode
     assert DetectorPredictor(str(tiny_models / "det.onnx")).precision == "fp32"  # auto: fp32 for a detector
     with pytest.raises(ConfigError, match="precision: 'int8' is not one of auto, fp32, bf16, bf16-checked"):
         DetectorPredictor(ckpt, precision="int8")
+
+
+def _signal_stack() -> tuple[int, int]:
+    """(flags, size) of the calling thread's alternate signal stack."""
+    import ctypes
+
+    class StackT(ctypes.Structure):
+        _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+    current = StackT()
+    assert ctypes.CDLL(None).sigaltstack(None, ctypes.byref(current)) == 0
+    return current.ss_flags, current.ss_size
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self"), reason="alternate signal stacks are checked on Linux")
+def test_a_thread_that_compiles_on_openvino_keeps_a_roomy_signal_stack(tmp_path):
+    pytest.importorskip("openvino")
+    path = _recognizer(tmp_path)[1]
+    seen = {}
+
+    def compile_here():  # a fresh thread: OpenVINO gives the compiling thread its small stack once
+        seen["before"] = _signal_stack()
+        graph_session(path, "openvino")
+        seen["after"] = _signal_stack()
+        seen["again"] = runtime.roomy_signal_stack()
+
+    worker = threading.Thread(target=compile_here)
+    worker.start()
+    worker.join()
+    assert seen["before"] == (2, 0)  # SS_DISABLE: a new thread has none
+    flags, size = seen["after"]
+    # OpenVINO leaves about 20 KB, which a signal overflowed (runtime.roomy_signal_stack says how)
+    assert flags == 0 and size == runtime.SIGNAL_STACK_BYTES
+    assert seen["again"] is False  # already roomy: left as it is

@@ -82,3 +82,34 @@ def test_auto_keeps_fp32_where_bf16_is_missing_and_bf16_checked_says_so(tiny_mod
     assert "precision=bf16-checked: the recognizer runs on openvino without bf16; it reads in fp32" in caplog.text
     on_ort = RecognizerPredictor(path, backend="onnxruntime")
     assert on_ort.precision == "fp32" and on_ort._fast is None
+
+
+class _ByContent:
+    """A runner that tells crops apart by their first column (padding never reaches it), recording each crop
+    it was given with the width of its batch."""
+
+    def __init__(self, predictor, crops, unsure: set[int]):
+        self.key = {float(predictor.preprocess([c])[0][..., 0].mean()): k for k, c in enumerate(crops)}
+        self.unsure, self.seen = unsure, []
+
+    def __call__(self, batch: np.ndarray):
+        ks = [self.key[min(self.key, key=lambda m: abs(m - float(x[..., 0].mean())))] for x in batch]
+        self.seen += [(k, batch.shape[-1]) for k in ks]
+        probs = [0.3 if k in self.unsure else 0.9 for k in ks]
+        return np.array([[1, 0] for _ in ks]), np.array([[p, 0.99] for p in probs])
+
+
+def test_a_crop_read_again_is_padded_as_a_full_fp32_read_pads_it(tiny_models):
+    # padding changes what a model reads: a crop read again alone, or beside other unsure crops only, would
+    # get a narrower batch than in fp32's own read and could read differently from it
+    rec = RecognizerPredictor(str(tiny_models / "rec.onnx"), precision="fp32", batch_size=3,
+                              settings={"dynamic_width": True, "max_width_spread": 0})
+    crops = [np.full((32, 40 + 40 * k, 3), 30 * k, np.uint8) for k in range(6)]
+    plan = rec.plan(crops)
+    width_of = {int(k): width for idx, width in plan for k in idx}
+    assert [sorted(idx.tolist()) for idx, _ in plan] == [[0, 1, 2], [3, 4, 5]] and len(set(width_of.values())) == 2
+    assert rec.batch_width([crops[0], crops[1]]) < width_of[0]  # alone they would be padded less
+    rec._fast = _ByContent(rec, crops, unsure={0, 1, 5})
+    rec._run = slow = _ByContent(rec, crops, unsure=set())
+    rec(crops)
+    assert sorted(slow.seen) == [(0, width_of[0]), (1, width_of[1]), (5, width_of[5])]

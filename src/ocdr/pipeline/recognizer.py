@@ -222,11 +222,19 @@ class RecognizerPredictor:
         return {"height": s.height, "width": s.width, "channels": s.channels, "keep_aspect_ratio": s.keep_aspect_ratio,
                 "pad": s.pad, "prediction": s.prediction}
 
-    def preprocess(self, crops: list[np.ndarray]) -> np.ndarray:
+    def batch_width(self, crops: list[np.ndarray]) -> int:
+        """The width a batch of these crops is read at: the model's, or with a dynamic width PaddleOCR's (the
+        widest crop's)."""
         s = self.settings
-        width = s.width
+        if not s.dynamic_width:
+            return s.width
+        return dynamic_width(crops, s.height, s.width, s.max_width, s.width_multiple)
+
+    def preprocess(self, crops: list[np.ndarray], width: int | None = None) -> np.ndarray:
+        """The model's input for a batch, read at ``width`` (default: :meth:`batch_width`)."""
+        s = self.settings
+        width = width or self.batch_width(crops)
         if s.dynamic_width:
-            width = dynamic_width(crops, s.height, s.width, s.max_width, s.width_multiple)
             if s.channels == 3 and s.pad == "zero":  # PaddleOCR's resize and normalisation
                 # PyTorch modules take RGB (they convert inside); ONNX graphs take their own channel order
                 order = "RGB" if self.on_torch else s.channel_order
@@ -273,30 +281,51 @@ class RecognizerPredictor:
                 start = i
         return groups
 
+    def plan(self, crops: list[np.ndarray]) -> list[tuple[np.ndarray, int]]:
+        """The batches of a read: the index groups of :meth:`batches`, each with its :meth:`batch_width`."""
+        return [(idx, self.batch_width([crops[k] for k in idx])) for idx in self.batches(crops)]
+
     def __call__(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """One (text, confidence) per crop, in the input order."""
+        plan = self.plan(crops)
         if self._fast is None:
-            return self._read_all(crops, self._run)[0]
-        results, least = self._read_all(crops, self._fast)
-        unsure = np.flatnonzero(least < self.recheck_below)
-        for i, res in zip(unsure, self._read_all([crops[i] for i in unsure], self._run)[0]):
-            results[i] = res
+            return self._read_plan(crops, plan, self._run)[0]
+        results, least = self._read_plan(crops, plan, self._fast)
+        again = self._recheck_plan(plan, least < self.recheck_below)
+        if again:
+            second, _ = self._read_plan(crops, again, self._run)
+            for idx, _width in again:
+                for k in idx:
+                    results[k] = second[k]
         return results
 
     def unsure(self, crops: list[np.ndarray]) -> np.ndarray:
         """Which crops bf16-checked reads again in fp32 (a boolean per crop; none without a bf16 reader)."""
         if self._fast is None:
             return np.zeros(len(crops), bool)
-        return self._read_all(crops, self._fast)[1] < self.recheck_below
+        return self._read_plan(crops, self.plan(crops), self._fast)[1] < self.recheck_below
 
-    def _read_all(self, crops: list[np.ndarray], run) -> tuple[list[tuple[str, float]], np.ndarray]:
+    def _recheck_plan(self, plan: list[tuple[np.ndarray, int]], unsure: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """Batches of the unsure crops, each crop read at the width of its batch in ``plan``: padding changes
+        what the model reads, so a crop read again in fp32 must be padded as a full fp32 read pads it, or its
+        second reading is not fp32's (seen on FUNSD: one word of 2,049). Crops of equal width share a batch."""
+        by_width: dict[int, list[int]] = {}
+        for idx, width in plan:
+            by_width.setdefault(width, []).extend(int(k) for k in idx if unsure[k])
+        total = sum(len(ks) for ks in by_width.values())
+        size = min(self.batch_size, max(1, math.ceil(total / self.streams)))
+        return [(np.array(ks[i:i + size]), width) for width, ks in by_width.items() for i in range(0, len(ks), size)]
+
+    def _read_plan(self, crops: list[np.ndarray], plan: list[tuple[np.ndarray, int]],
+                   run) -> tuple[list[tuple[str, float]], np.ndarray]:
+        """Readings and least top-class probabilities, indexed as ``crops``, of the crops ``plan`` names (the
+        others keep ("", 0.0) and 1.0)."""
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         least = np.ones(len(crops))
-        groups = self.batches(crops)
-        read = lambda idx: self._read(self.preprocess([crops[k] for k in idx]), run)
+        read = lambda job: self._read(self.preprocess([crops[k] for k in job[0]], job[1]), run)
         # the engine releases the GIL while it runs, so the streams' threads overlap there
-        reads = self._pool.map(read, groups) if self._pool and len(groups) > 1 else map(read, groups)
-        for idx, (batch, batch_least) in zip(groups, reads):
+        reads = self._pool.map(read, plan) if self._pool and len(plan) > 1 else map(read, plan)
+        for (idx, _width), (batch, batch_least) in zip(plan, reads):
             least[idx] = batch_least
             for j, res in zip(idx, batch):
                 results[j] = res
