@@ -234,18 +234,6 @@ def test_predictors_pass_the_precision_and_say_what_they_got(tmp_path, tiny_mode
         DetectorPredictor(ckpt, precision="int8")
 
 
-def _signal_stack() -> tuple[int, int]:
-    """(flags, size) of the calling thread's alternate signal stack."""
-    import ctypes
-
-    class StackT(ctypes.Structure):
-        _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
-
-    current = StackT()
-    assert ctypes.CDLL(None).sigaltstack(None, ctypes.byref(current)) == 0
-    return current.ss_flags, current.ss_size
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self"), reason="alternate signal stacks are checked on Linux")
 def test_a_thread_that_compiles_on_openvino_keeps_a_roomy_signal_stack(tmp_path):
     pytest.importorskip("openvino")
@@ -253,9 +241,9 @@ def test_a_thread_that_compiles_on_openvino_keeps_a_roomy_signal_stack(tmp_path)
     seen = {}
 
     def compile_here():  # a fresh thread: OpenVINO gives the compiling thread its small stack once
-        seen["before"] = _signal_stack()
+        seen["before"] = runtime.signal_stack()
         graph_session(path, "openvino")
-        seen["after"] = _signal_stack()
+        seen["after"] = runtime.signal_stack()
         seen["again"] = runtime.roomy_signal_stack()
 
     worker = threading.Thread(target=compile_here)

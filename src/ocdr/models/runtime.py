@@ -28,6 +28,7 @@ building two ``ocdr.OCR`` objects, or the service's workers, never loads the sam
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import importlib.util
@@ -161,6 +162,22 @@ class OpenVinoSession:
 
 SIGNAL_STACK_BYTES = 1 << 20
 _signal_stacks: list = []  # the stacks given, kept alive: a thread's alternate stack must outlive its use
+_SS_ONSTACK, _SS_DISABLE = 1, 2
+
+
+class _StackT(ctypes.Structure):  # the C library's stack_t
+    _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
+
+
+def signal_stack() -> tuple[int, int] | None:
+    """(flags, size) of the calling thread's alternate signal stack; None where it cannot be asked (not
+    Linux, or the call failed)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    current = _StackT()
+    if ctypes.CDLL(None).sigaltstack(None, ctypes.byref(current)) != 0:
+        return None
+    return current.ss_flags, current.ss_size
 
 
 def roomy_signal_stack() -> bool:
@@ -173,22 +190,15 @@ def roomy_signal_stack() -> bool:
     DataLoader worker or a subprocess) then overflowed it: the process died of SIGSEGV with no traceback,
     in four runs of five of a bf16 session's test followed by evaluations with DataLoader workers (``make
     test``, here and in CI). With a 1 MiB stack, six of six passed."""
-    if not sys.platform.startswith("linux"):
+    current = signal_stack()
+    if current is None:
         return False
-    import ctypes  # deferred: only where OpenVINO compiles
-
-    class StackT(ctypes.Structure):
-        _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t)]
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    current = StackT()
-    if libc.sigaltstack(None, ctypes.byref(current)) != 0:
-        return False
-    ss_disable, ss_onstack = 2, 1
-    if current.ss_flags & (ss_disable | ss_onstack) or current.ss_size >= SIGNAL_STACK_BYTES:
+    flags, size = current
+    if flags & (_SS_DISABLE | _SS_ONSTACK) or size >= SIGNAL_STACK_BYTES:
         return False  # none (the thread's own stack is used: ample) or already roomy, or in use right now
     buffer = ctypes.create_string_buffer(SIGNAL_STACK_BYTES)
-    if libc.sigaltstack(ctypes.byref(StackT(ctypes.cast(buffer, ctypes.c_void_p), 0, SIGNAL_STACK_BYTES)), None) != 0:
+    roomy = _StackT(ctypes.cast(buffer, ctypes.c_void_p), 0, SIGNAL_STACK_BYTES)
+    if ctypes.CDLL(None).sigaltstack(ctypes.byref(roomy), None) != 0:
         return False
     _signal_stacks.append(buffer)
     return True

@@ -294,9 +294,8 @@ class RecognizerPredictor:
         again = self._recheck_plan(plan, least < self.recheck_below)
         if again:
             second, _ = self._read_plan(crops, again, self._run)
-            for idx, _width in again:
-                for k in idx:
-                    results[k] = second[k]
+            for k in np.concatenate([idx for idx, _width in again]):
+                results[k] = second[k]
         return results
 
     def unsure(self, crops: list[np.ndarray]) -> np.ndarray:
