@@ -66,10 +66,28 @@ def test_real_bench_on_tiny_folders(tmp_path):
     assert icdar["det_hmean"] == 1.0 and icdar["rec_accuracy"] == 1.0 and icdar["e2e_hmean"] == 1.0
     assert (names["set"], names["crops"]) == ("names", 2)  # lines 0 and 10 of gt.txt
     assert names["rec_accuracy"] == 1.0 and names["crops_per_s"] > 0
+    assert len(names["crops_per_s_rounds"]) == 3 and names["crops_read_differently"] == 0
     text = docs.read_text()
     assert "earlier text" in text and "**icdar2015** (1 images, 1 crops)" in text
     assert real.main(args) == 0  # a second run replaces its block, never appends another
     assert docs.read_text().count(real.BEGIN) == 1
+
+
+def test_crops_are_timed_in_rounds_read_once_for_accuracy_and_changes_counted():
+    real = _load()
+
+    class Flaky:  # reads "b" for the second crop in its third call (the warm-up is the first)
+        calls = 0
+
+        def read(self, crops):
+            self.calls += 1
+            return ["a", "b" if self.calls != 3 else "x"][:len(crops)] + ["c"] * (len(crops) - 2)
+
+    engine = Flaky()
+    preds, rates, changed = real.read_rounds(engine, [0, 1, 2], rounds=3)
+    assert preds == ["a", "b", "c"] and changed == 1  # the accuracy is the first round's
+    assert len(rates) == 3 and all(r > 0 for r in rates) and engine.calls == 4
+    assert len(real.read_rounds(Flaky(), [0, 1], rounds=0)[1]) == 1  # at least one timed round
 
 
 def test_natural_order_split():
