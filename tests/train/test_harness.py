@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from ocdr.errors import DataError
+from lightning.pytorch.callbacks import Callback
+
+from ocdr.errors import ConfigError, DataError
 from ocdr.models.checkpoint import load_checkpoint, read_model_record
 from ocdr.train.harness import fit
 from ocdr.train.optim import lr_factor
@@ -103,6 +105,25 @@ def test_lr_schedule_by_hand():
     assert lr_factor(45, multi, 60, 10) == pytest.approx(0.01)
 
 
+def test_a_schedule_annealed_by_deadline_follows_the_larger_of_steps_and_time_done():
+    poly = OptimSpec(lr_scheduler="poly", poly_power=1.0)
+    assert lr_factor(10, poly, 100, 10) == pytest.approx(0.9)  # no clock: steps alone
+    assert lr_factor(10, poly, 100, 10, time_done=0.5) == pytest.approx(0.5)  # the clock is ahead
+    assert lr_factor(80, poly, 100, 10, time_done=0.5) == pytest.approx(0.2)  # the steps are ahead
+    assert lr_factor(10, poly, 100, 10, time_done=1.0) == 0.0
+    cosine = OptimSpec(lr_scheduler="cosine", warmup_epochs=1)
+    assert lr_factor(5, cosine, 100, 10, time_done=0.9) == pytest.approx(0.6)  # warm-up is by steps
+    assert lr_factor(10, cosine, 100, 10, time_done=0.5) == pytest.approx(0.5)
+
+
+def test_anneal_by_deadline_needs_a_deadline_and_a_schedule_that_anneals():
+    with pytest.raises(ConfigError, match="train.anneal_by_deadline needs a deadline: set train.max_minutes"):
+        TrainSpec(anneal_by_deadline=True).validate()
+    with pytest.raises(ConfigError, match="the 'multistep' schedule does not anneal"):
+        TrainSpec(anneal_by_deadline=True, max_minutes=5, optim=OptimSpec(lr_scheduler="multistep")).validate()
+    TrainSpec(anneal_by_deadline=True, max_minutes=5).validate()
+
+
 def test_ddp_two_processes_on_cpu(tmp_path):
     """Two processes with gloo: the same code path as multi-GPU training, run to completion."""
     script = tmp_path / "ddp_toy.py"
@@ -193,6 +214,36 @@ def test_max_minutes_bounds_validation_too_and_the_result_says_what_stopped(tmp_
     assert result["best"] == {}  # the cut validation's metrics are not used
     assert "training stopped by time: train.max_minutes=0.025 reached" in caplog.text
     assert "validation cut short by train.max_minutes" in caplog.text
+
+
+class _LrTrace(Callback):
+    def __init__(self):
+        self.lrs = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_a_timed_run_keeps_time_for_its_last_validation_and_anneals_by_its_deadline(tmp_path, caplog):
+    import logging
+    import time
+
+    task = toy_task()
+    task.optim_spec = OptimSpec(lr=0.1, lr_scheduler="poly", poly_power=1.0)
+    _SlowValidation(task, 0.1)  # 4 batches: a validation takes 0.4 s
+    slow_step = task.training_step
+    task.training_step = lambda batch, *rest: (time.sleep(0.05), slow_step(batch, *rest))[1]
+    spec = _spec(num_epochs=1000, max_minutes=3.0 / 60, anneal_by_deadline=True)
+    trace = _LrTrace()
+    with caplog.at_level(logging.INFO, logger="ocdr"):
+        result = fit(task, DataLoader(toy_data(16), batch_size=4), DataLoader(toy_data(8, seed=1), batch_size=2),
+                     spec, tmp_path, extra_callbacks=[trace])
+    assert result["stopped_by"] == "time: train.max_minutes=0.05 reached"
+    assert "validation cut short" not in caplog.text  # the last validation had its time
+    assert result["best"]  # validations counted, the last one included
+    # by steps alone (1000 epochs planned) the lr would still be near 0.1; by the clock it has nearly run out
+    assert trace.lrs[0] > 0.08 and trace.lrs[-1] < 0.03
+    assert all(a >= b for a, b in zip(trace.lrs, trace.lrs[1:]))
 
 
 def test_the_result_names_epochs_or_steps_as_what_stopped(tmp_path):

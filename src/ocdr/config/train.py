@@ -41,6 +41,9 @@ class TrainSpec:
     num_epochs: int = field(default=10, metadata={"help": "training epochs"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1: no limit)"})
     max_minutes: float = field(default=0.0, metadata={"help": "stop after this much wall-clock time (0: no limit)"})
+    anneal_by_deadline: bool = field(default=False, metadata={
+        "help": "with max_minutes and a poly or cosine schedule: the schedule advances by the larger of steps done "
+                "and time spent, so a run the clock stops before num_epochs still ends with its lr decayed"})
     batch_size: int = field(default=8, metadata={"help": "images per device per step"})
     num_workers: int = field(default=2, metadata={"help": "data loader workers per device"})
     checkpoint_interval: int = field(default=1, metadata={"help": "save a checkpoint every N epochs"})
@@ -77,6 +80,11 @@ class TrainSpec:
             raise ConfigError(f"train.early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"train.device: '{self.device}' is not one of auto, cpu, cuda")
+        if self.anneal_by_deadline and not self.max_minutes > 0:
+            raise ConfigError("train.anneal_by_deadline needs a deadline: set train.max_minutes")
+        if self.anneal_by_deadline and self.optim.lr_scheduler not in ("poly", "cosine"):
+            raise ConfigError(f"train.anneal_by_deadline: the '{self.optim.lr_scheduler}' schedule does not anneal "
+                              "over the run; use train.optim.lr_scheduler=poly or cosine")
         if self.precision not in ("32", "16-mixed", "bf16-mixed", "64"):
             raise ConfigError(f"train.precision: '{self.precision}' is not one of 32, 16-mixed, bf16-mixed")
 

@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import lightning as L
 import torch
@@ -68,6 +68,7 @@ class TrainTask(L.LightningModule):
         self.best_metric = self.default_best_metric
         self.best: dict = {}  # {"metric", "value", "epoch", "step"} of the saved model_best.pth
         self.deadline: float | None = None  # time.monotonic() at which train.max_minutes runs out (set by fit)
+        self.time_done: Callable[[], float] | None = None  # train.anneal_by_deadline: the budget's share spent (fit)
         self._val_cut = False
 
     # -- what a task may override ------------------------------------------------------------
@@ -147,7 +148,8 @@ class TrainTask(L.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         epochs = max(self.trainer.max_epochs or 1, 1)
         steps_per_epoch = max(total // epochs, 1)
-        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.optim_spec, total, steps_per_epoch)}
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.optim_spec, total, steps_per_epoch,
+                                                                         time_done=self.time_done)}
 
     def model_record(self, state_dict: dict | None = None) -> dict:
         return make_model_record(self.kind, self.model_name, self.model_kwargs,
@@ -268,35 +270,63 @@ class Throughput(Callback):
 
 class TimeLimit(Callback):
     """train.max_minutes over the whole run, validation included (Lightning's max_time does not stop a
-    validation pass); the time spent before a resume counts."""
+    validation pass); the time spent before a resume counts. Training stops early enough for one more
+    validation pass as long as the last one took, so the weights it ends with are validated (until a
+    validation has been timed, it stops at the deadline and the pass that follows is cut)."""
 
     def __init__(self, minutes: float):
         self.seconds = minutes * 60.0
         self.before = 0.0       # seconds spent by the runs this one resumes
         self.start = time.monotonic()
         self.fired = False
+        self.validation_seconds = 0.0  # the last whole validation pass
+        self._val_start: float | None = None
+        self._step_start = time.monotonic()
 
     def elapsed(self) -> float:
         return self.before + time.monotonic() - self.start
+
+    def training_seconds(self) -> float:
+        """The budget less the time kept for the final validation (a tenth more than the last one took)."""
+        return max(self.seconds - 1.1 * self.validation_seconds, 1e-9)
+
+    def share_done(self) -> float:
+        """The share of :meth:`training_seconds` spent (what train.anneal_by_deadline anneals by)."""
+        return min(self.elapsed() / self.training_seconds(), 1.0)
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.start = time.monotonic()
         pl_module.deadline = self.start + self.seconds - self.before
 
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._step_start = time.monotonic()
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.elapsed() >= self.seconds:
-            self.fired = True
-            trainer.should_stop = True
+        step = time.monotonic() - self._step_start
+        if self.elapsed() + step >= self.training_seconds():  # another step would eat the last validation's time
+            self._stop(trainer)
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self._val_start = time.monotonic()
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if pl_module._val_cut:
             self.fired = True
+        elif self._val_start is not None:
+            self.validation_seconds = time.monotonic() - self._val_start
+            if self.elapsed() >= self.training_seconds():  # no time left to train and validate again
+                self._stop(trainer)
+
+    def _stop(self, trainer) -> None:
+        self.fired = True
+        trainer.should_stop = True
 
     def state_dict(self) -> dict:
-        return {"elapsed": self.elapsed()}
+        return {"elapsed": self.elapsed(), "validation_seconds": self.validation_seconds}
 
     def load_state_dict(self, state: dict) -> None:
         self.before = float(state.get("elapsed", 0.0))
+        self.validation_seconds = float(state.get("validation_seconds", 0.0))
 
 
 def stop_reason(trainer, spec: TrainSpec, limit: TimeLimit | None, early: EarlyStopping | None) -> str:
@@ -378,6 +408,7 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
     task.best_path = results_dir / "model_best.pth"
     throughput = Throughput()
     limit = TimeLimit(spec.max_minutes) if spec.max_minutes > 0 else None
+    task.time_done = limit.share_done if limit is not None and spec.anneal_by_deadline else None
     callbacks = [EpochSetter(), throughput, *([ema] if ema else []), *([limit] if limit else []), *extra_callbacks]
     early = None
     if spec.early_stopping_patience:

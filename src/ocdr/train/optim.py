@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 
@@ -22,17 +22,19 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], spec: OptimSpec) -> to
     return torch.optim.Adadelta(params, lr=spec.lr, rho=0.95, eps=1e-8, weight_decay=spec.weight_decay)
 
 
-def lr_factor(step: int, spec: OptimSpec, total_steps: int, steps_per_epoch: int) -> float:
-    """Multiplier of the base lr at optimizer step ``step`` (warm-up, then the schedule)."""
+def lr_factor(step: int, spec: OptimSpec, total_steps: int, steps_per_epoch: int, time_done: float = 0.0) -> float:
+    """Multiplier of the base lr at optimizer step ``step`` (warm-up, then the schedule). ``time_done``: the
+    share of a time budget spent (train.anneal_by_deadline); poly and cosine advance by the larger of it and
+    the share of steps done, so a run stopped by the clock has annealed by then."""
     warmup = int(round(spec.warmup_epochs * steps_per_epoch))
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
-    t = step - warmup
     span = max(total_steps - warmup, 1)
+    done = min(max((step - warmup) / span, time_done), 1.0)
     if spec.lr_scheduler == "poly":
-        return max(1.0 - t / span, 0.0) ** spec.poly_power
+        return max(1.0 - done, 0.0) ** spec.poly_power
     if spec.lr_scheduler == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * min(t / span, 1.0)))
+        return 0.5 * (1.0 + math.cos(math.pi * done))
     if spec.lr_scheduler == "multistep":
         epoch = step / max(steps_per_epoch, 1)
         return spec.lr_decay ** sum(epoch >= m for m in spec.lr_steps)
@@ -40,11 +42,12 @@ def lr_factor(step: int, spec: OptimSpec, total_steps: int, steps_per_epoch: int
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, spec: OptimSpec, total_steps: int, steps_per_epoch: int,
-                    monitor: str = "val/loss") -> dict:
-    """A Lightning ``lr_scheduler`` config: per step for lambda schedules, per epoch for plateau."""
+                    monitor: str = "val/loss", time_done: Callable[[], float] | None = None) -> dict:
+    """A Lightning ``lr_scheduler`` config: per step for lambda schedules, per epoch for plateau. ``time_done``:
+    the share of the time budget spent, asked at every step (see :func:`lr_factor`)."""
     if spec.lr_scheduler == "plateau":
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=spec.lr_decay, patience=spec.patience)
         return {"scheduler": sched, "interval": "epoch", "monitor": monitor}
     sched = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, spec, total_steps, steps_per_epoch))
+        optimizer, lambda step: lr_factor(step, spec, total_steps, steps_per_epoch, time_done() if time_done else 0.0))
     return {"scheduler": sched, "interval": "step"}
