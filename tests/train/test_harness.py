@@ -148,6 +148,42 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert (tmp_path / "run" / "model_epoch_001.ckpt").is_file()
 
 
+def test_ddp_timed_and_annealed_by_deadline_steps_every_process_with_rank_0s_learning_rate(tmp_path):
+    script = tmp_path / "ddp_anneal.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from lightning.pytorch.callbacks import Callback
+        from torch.utils.data import DataLoader
+        from toy import toy_data, toy_task
+        from ocdr.config.train import OptimSpec, TrainSpec
+        from ocdr.train.harness import fit
+
+        class Trace(Callback):
+            lrs = []
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+                time.sleep(0.02)
+                self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+        task = toy_task()
+        task.optim_spec = OptimSpec(lr=0.1, lr_scheduler="cosine")
+        spec = TrainSpec(num_epochs=1000, num_gpus=2, device="cpu", progress_bar=False, num_workers=0,
+                         max_minutes=4.0 / 60, anneal_by_deadline=True)
+        trace = Trace()
+        res = fit(task, DataLoader(toy_data(64), batch_size=8), DataLoader(toy_data(16, seed=1), batch_size=8),
+                  spec, {str(tmp_path / "run")!r}, extra_callbacks=[trace])
+        print("RESULT", json.dumps({{"stopped_by": res["stopped_by"], "lrs": trace.lrs}}))
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+    results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    assert len(results) == 2  # both ranks stopped, neither waits for the other
+    assert all(r["stopped_by"] == "time: train.max_minutes=0.0666667 reached" for r in results)
+    assert results[0]["lrs"] == results[1]["lrs"]  # the same learning rate at every step
+    assert results[0]["lrs"][0] > 0.09 and results[0]["lrs"][-1] < 0.02
+
+
 def test_ddp_with_a_self_sharding_batch_sampler(tmp_path):
     """TrainBatchSampler shards itself: Lightning must not wrap it, and each process gets half the batches."""
     script = tmp_path / "ddp_sampler.py"

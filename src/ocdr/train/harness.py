@@ -100,8 +100,10 @@ class TrainTask(L.LightningModule):
         self._val_cut = False
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            # train.max_minutes bounds validation too; the rest of this pass is skipped, its metrics unused
+        if self.deadline is not None and self.trainer.strategy.reduce_boolean_decision(
+                self._val_cut or time.monotonic() > self.deadline, all=False):
+            # train.max_minutes bounds validation too; the rest of this pass is skipped, its metrics unused.
+            # Decided by all processes together: one that cut alone would skip the sums the others wait for.
             self._val_cut = True
             return
         if batch.get("images") is None:   # every sample failed to read (skip_bad); the collate counted them
@@ -272,10 +274,14 @@ class TimeLimit(Callback):
     """train.max_minutes over the whole run, validation included (Lightning's max_time does not stop a
     validation pass); the time spent before a resume counts. Training stops early enough for one more
     validation pass as long as the last one took, so the weights it ends with are validated (until a
-    validation has been timed, it stops at the deadline and the pass that follows is cut)."""
+    validation has been timed, it stops at the deadline and the pass that follows is cut). Under DDP every
+    process stops when one runs out, and the share of the budget spent (``anneal``: asked for at every step,
+    train.anneal_by_deadline) is rank 0's, so every process steps with the same learning rate."""
 
-    def __init__(self, minutes: float):
+    def __init__(self, minutes: float, anneal: bool = False):
         self.seconds = minutes * 60.0
+        self.anneal = anneal
+        self._share = 0.0
         self.before = 0.0       # seconds spent by the runs this one resumes
         self.start = time.monotonic()
         self.fired = False
@@ -291,8 +297,8 @@ class TimeLimit(Callback):
         return max(self.seconds - 1.1 * self.validation_seconds, 1e-9)
 
     def share_done(self) -> float:
-        """The share of :meth:`training_seconds` spent (what train.anneal_by_deadline anneals by)."""
-        return min(self.elapsed() / self.training_seconds(), 1.0)
+        """The share of :meth:`training_seconds` spent at the start of this step (rank 0's clock)."""
+        return self._share
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.start = time.monotonic()
@@ -300,26 +306,27 @@ class TimeLimit(Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._step_start = time.monotonic()
+        if self.anneal:
+            self._share = float(trainer.strategy.broadcast(min(self.elapsed() / self.training_seconds(), 1.0), src=0))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = time.monotonic() - self._step_start
-        if self.elapsed() + step >= self.training_seconds():  # another step would eat the last validation's time
-            self._stop(trainer)
+        # another step would eat the time kept for the last validation
+        self._stop_if(trainer, self.elapsed() + step >= self.training_seconds())
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self._val_start = time.monotonic()
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if pl_module._val_cut:
-            self.fired = True
-        elif self._val_start is not None:
+        if not pl_module._val_cut and self._val_start is not None:
             self.validation_seconds = time.monotonic() - self._val_start
-            if self.elapsed() >= self.training_seconds():  # no time left to train and validate again
-                self._stop(trainer)
+        # a cut pass, or no time left to train and validate again
+        self._stop_if(trainer, pl_module._val_cut or self.elapsed() >= self.training_seconds())
 
-    def _stop(self, trainer) -> None:
-        self.fired = True
-        trainer.should_stop = True
+    def _stop_if(self, trainer, out_of_time: bool) -> None:
+        if trainer.strategy.reduce_boolean_decision(out_of_time, all=False):
+            self.fired = True
+            trainer.should_stop = True
 
     def state_dict(self) -> dict:
         return {"elapsed": self.elapsed(), "validation_seconds": self.validation_seconds}
@@ -407,7 +414,7 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
                           f"known: {', '.join(task.metric_names)}")
     task.best_path = results_dir / "model_best.pth"
     throughput = Throughput()
-    limit = TimeLimit(spec.max_minutes) if spec.max_minutes > 0 else None
+    limit = TimeLimit(spec.max_minutes, anneal=spec.anneal_by_deadline) if spec.max_minutes > 0 else None
     task.time_done = limit.share_done if limit is not None and spec.anneal_by_deadline else None
     callbacks = [EpochSetter(), throughput, *([ema] if ema else []), *([limit] if limit else []), *extra_callbacks]
     early = None
