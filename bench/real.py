@@ -223,7 +223,7 @@ OCDR_VARIANTS = {"ocdr": {}, "ocdr-fp32": {"precision": "fp32"}, "ocdr-onnxrunti
 
 
 # ----------------------------------------------------------------------------------------------- worker
-def evaluate_set(engine, data: dict, rounds: int = 1) -> dict:
+def evaluate_set(engine, data: dict, rounds: int) -> dict:
     from ocdr.eval.detection import DetectionMetric
     from ocdr.eval.recognition import RecognitionMetric
 
@@ -252,14 +252,14 @@ def read_rounds(engine, crops: list, rounds: int) -> tuple[list[str], list[float
     machine is noisy, so every engine gets the same rounds and the median rate is reported. The accuracy is
     the first round's; the crops a later round read differently are counted (a deterministic engine: 0)."""
     engine.read(crops[:2])  # warm-up
-    first, rates, changed = None, [], 0
+    first, rates, changed = None, [], set()
     for _ in range(max(1, rounds)):
         t = time.perf_counter()
         preds = engine.read(crops)
         rates.append(len(preds) / (time.perf_counter() - t))
         first = preds if first is None else first
-        changed = max(changed, sum(a != b for a, b in zip(preds, first)))
-    return first, rates, changed
+        changed |= {i for i, (a, b) in enumerate(zip(preds, first)) if a != b}
+    return first, rates, len(changed)
 
 
 def end_to_end(engine, pages: list[dict]) -> dict:
@@ -298,7 +298,8 @@ COLUMNS = [("det_precision", "det P"), ("det_recall", "det R"), ("det_hmean", "d
 
 def markdown(records: list[dict], command: str, machine: str) -> str:
     lines = [f"Command: `{command}`", "", f"Machine: {machine}. Split: every 10th item in natural file-name order "
-             "(validation split of the training folders).", ""]
+             "(validation split of the training folders). crops/s: the median of the timed passes over all "
+             "crops (`--rounds`).", ""]
     sets = list(dict.fromkeys(s["set"] for r in records for s in r["sets"]))
     for name in sets:
         rows = [(r, next(s for s in r["sets"] if s["set"] == name)) for r in records if any(s["set"] == name for s in r["sets"])]
@@ -411,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the ocdr engine NAME (an --ocdr name) reads with this word list (lexicon decoding)")
     ap.add_argument("--max-images", type=int, default=0, help="at most this many validation images per set (0: all)")
     ap.add_argument("--max-crops", type=int, default=0, help="at most this many crops per set (0: all)")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=_positive, default=3,
                     help="timed passes over each set's crops; crops/s is their median (accuracy: the first pass)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "real.json")
     ap.add_argument("--docs", type=Path, default=DOCS, help="markdown file whose bench/real.py block is replaced")
@@ -451,6 +452,12 @@ def main(argv: list[str] | None = None) -> int:
         write_docs(args.docs, text)
     print(f"written: {args.out}")
     return 0 if records else 1
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def _cpu() -> str:

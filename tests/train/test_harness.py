@@ -266,15 +266,15 @@ def test_a_timed_run_keeps_time_for_its_last_validation_and_anneals_by_its_deadl
 
     task = toy_task()
     task.optim_spec = OptimSpec(lr=0.1, lr_scheduler="poly", poly_power=1.0)
-    _SlowValidation(task, 0.1)  # 4 batches: a validation takes 0.4 s
+    _SlowValidation(task, 0.25)  # 4 batches: a validation takes 1 s, and 1.1 s are kept for the last one
     slow_step = task.training_step
     task.training_step = lambda batch, *rest: (time.sleep(0.05), slow_step(batch, *rest))[1]
-    spec = _spec(num_epochs=1000, max_minutes=3.0 / 60, anneal_by_deadline=True)
+    spec = _spec(num_epochs=1000, max_minutes=6.0 / 60, anneal_by_deadline=True)
     trace = _LrTrace()
     with caplog.at_level(logging.INFO, logger="ocdr"):
         result = fit(task, DataLoader(toy_data(16), batch_size=4), DataLoader(toy_data(8, seed=1), batch_size=2),
                      spec, tmp_path, extra_callbacks=[trace])
-    assert result["stopped_by"] == "time: train.max_minutes=0.05 reached"
+    assert result["stopped_by"] == "time: train.max_minutes=0.1 reached"
     assert "validation cut short" not in caplog.text  # the last validation had its time
     assert result["best"]  # validations counted, the last one included
     # by steps alone (1000 epochs planned) the lr would still be near 0.1; by the clock it has nearly run out

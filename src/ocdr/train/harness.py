@@ -100,10 +100,8 @@ class TrainTask(L.LightningModule):
         self._val_cut = False
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        if self.deadline is not None and self.trainer.strategy.reduce_boolean_decision(
-                self._val_cut or time.monotonic() > self.deadline, all=False):
-            # train.max_minutes bounds validation too; the rest of this pass is skipped, its metrics unused.
-            # Decided by all processes together: one that cut alone would skip the sums the others wait for.
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            # train.max_minutes bounds validation too; the rest of this pass is skipped, its metrics unused
             self._val_cut = True
             return
         if batch.get("images") is None:   # every sample failed to read (skip_bad); the collate counted them
@@ -113,6 +111,9 @@ class TrainTask(L.LightningModule):
             self._val_counts[key] = prev + float(value)
 
     def on_validation_epoch_end(self) -> None:
+        # every process learns whether any cut its pass (one collective per pass: under DDP the processes may
+        # hold different numbers of batches); a process that skipped the sums alone would hang the others'
+        self._val_cut = self.trainer.strategy.reduce_boolean_decision(self._val_cut, all=False)
         if self._val_cut:
             log.warning("validation cut short by train.max_minutes: its metrics are not used")
             self.trainer.should_stop = True
@@ -150,8 +151,8 @@ class TrainTask(L.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         epochs = max(self.trainer.max_epochs or 1, 1)
         steps_per_epoch = max(total // epochs, 1)
-        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.optim_spec, total, steps_per_epoch,
-                                                                         time_done=self.time_done)}
+        scheduler = build_scheduler(optimizer, self.optim_spec, total, steps_per_epoch, time_done=self.time_done)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def model_record(self, state_dict: dict | None = None) -> dict:
         return make_model_record(self.kind, self.model_name, self.model_kwargs,
@@ -272,29 +273,32 @@ class Throughput(Callback):
 
 class TimeLimit(Callback):
     """train.max_minutes over the whole run, validation included (Lightning's max_time does not stop a
-    validation pass); the time spent before a resume counts. Training stops early enough for one more
-    validation pass as long as the last one took, so the weights it ends with are validated (until a
-    validation has been timed, it stops at the deadline and the pass that follows is cut). Under DDP every
-    process stops when one runs out, and the share of the budget spent (``anneal``: asked for at every step,
-    train.anneal_by_deadline) is rank 0's, so every process steps with the same learning rate."""
+    validation pass); the time spent before a resume counts. In an epoch that ends with a validation,
+    training stops early enough for one pass as long as the last one took (and a tenth more), so the
+    weights it ends with are validated; before any pass has been timed it stops at the deadline and the
+    pass that follows is cut. Under DDP every process stops when one runs out, and the share of the budget
+    spent (``anneal``: train.anneal_by_deadline, asked for at every step) is rank 0's, so every process
+    steps with the same learning rate."""
 
     def __init__(self, minutes: float, anneal: bool = False):
         self.seconds = minutes * 60.0
         self.anneal = anneal
-        self._share = 0.0
         self.before = 0.0       # seconds spent by the runs this one resumes
         self.start = time.monotonic()
         self.fired = False
         self.validation_seconds = 0.0  # the last whole validation pass
+        self._share = 0.0
         self._val_start: float | None = None
-        self._step_start = time.monotonic()
+        self._last_step_end: float | None = None
+        self._step = 0.0  # the last step, from the end of the one before (data loading and hooks included)
 
     def elapsed(self) -> float:
         return self.before + time.monotonic() - self.start
 
-    def training_seconds(self) -> float:
-        """The budget less the time kept for the final validation (a tenth more than the last one took)."""
-        return max(self.seconds - 1.1 * self.validation_seconds, 1e-9)
+    def training_seconds(self, validation_follows: bool = True) -> float:
+        """The budget, less the time kept for a validation when one follows the epoch."""
+        reserve = 1.1 * self.validation_seconds if validation_follows else 0.0
+        return max(self.seconds - reserve, 1e-9)
 
     def share_done(self) -> float:
         """The share of :meth:`training_seconds` spent at the start of this step (rank 0's clock)."""
@@ -304,24 +308,33 @@ class TimeLimit(Callback):
         self.start = time.monotonic()
         pl_module.deadline = self.start + self.seconds - self.before
 
+    def on_fit_end(self, trainer, pl_module) -> None:
+        pl_module.deadline = None  # a later trainer.validate() is not bound by this run's budget
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._step_start = time.monotonic()
-        if self.anneal:
-            self._share = float(trainer.strategy.broadcast(min(self.elapsed() / self.training_seconds(), 1.0), src=0))
+        if self.anneal:  # never back: a faster validation than the last would grow the time left
+            share = max(self._share, min(self.elapsed() / self.training_seconds(), 1.0))
+            self._share = float(trainer.strategy.broadcast(share, src=0))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = time.monotonic() - self._step_start
-        # another step would eat the time kept for the last validation
-        self._stop_if(trainer, self.elapsed() + step >= self.training_seconds())
+        now = time.monotonic()
+        if self._last_step_end is not None:
+            self._step = now - self._last_step_end
+        self._last_step_end = now
+        # another step would eat the time kept for the epoch's validation
+        self._stop_if(trainer, self.elapsed() + self._step >= self.training_seconds(_validates(trainer)))
 
     def on_validation_start(self, trainer, pl_module) -> None:
         self._val_start = time.monotonic()
 
     def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
         if not pl_module._val_cut and self._val_start is not None:
             self.validation_seconds = time.monotonic() - self._val_start
-        # a cut pass, or no time left to train and validate again
-        self._stop_if(trainer, pl_module._val_cut or self.elapsed() >= self.training_seconds())
+        self._last_step_end = None  # the next step's time is not this pass's
+        # a cut pass, or no time left for a step and another validation
+        self._stop_if(trainer, pl_module._val_cut or self.elapsed() + self._step >= self.training_seconds())
 
     def _stop_if(self, trainer, out_of_time: bool) -> None:
         if trainer.strategy.reduce_boolean_decision(out_of_time, all=False):
@@ -334,6 +347,12 @@ class TimeLimit(Callback):
     def load_state_dict(self, state: dict) -> None:
         self.before = float(state.get("elapsed", 0.0))
         self.validation_seconds = float(state.get("validation_seconds", 0.0))
+
+
+def _validates(trainer) -> bool:
+    """Whether a validation follows the current epoch (train.validation_interval)."""
+    every = trainer.check_val_every_n_epoch or 1
+    return (trainer.current_epoch + 1) % every == 0
 
 
 def stop_reason(trainer, spec: TrainSpec, limit: TimeLimit | None, early: EarlyStopping | None) -> str:

@@ -25,7 +25,9 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], spec: OptimSpec) -> to
 def lr_factor(step: int, spec: OptimSpec, total_steps: int, steps_per_epoch: int, time_done: float = 0.0) -> float:
     """Multiplier of the base lr at optimizer step ``step`` (warm-up, then the schedule). ``time_done``: the
     share of a time budget spent (train.anneal_by_deadline); poly and cosine advance by the larger of it and
-    the share of steps done, so a run stopped by the clock has annealed by then."""
+    the share of steps done, so a run stopped by the clock has annealed by then. Warm-up counts steps only:
+    after it the schedule starts at the share of time already spent (a step down from 1, as small as the
+    warm-up's share of the budget)."""
     warmup = int(round(spec.warmup_epochs * steps_per_epoch))
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
