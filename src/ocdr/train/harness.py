@@ -434,7 +434,7 @@ def fit(task: TrainTask, train_loader, val_loader, spec: TrainSpec, results_dir:
     task.best_path = results_dir / "model_best.pth"
     throughput = Throughput()
     limit = TimeLimit(spec.max_minutes, anneal=spec.anneal_by_deadline) if spec.max_minutes > 0 else None
-    task.time_done = limit.share_done if limit is not None and spec.anneal_by_deadline else None
+    task.time_done = limit.share_done if limit is not None and limit.anneal else None
     callbacks = [EpochSetter(), throughput, *([ema] if ema else []), *([limit] if limit else []), *extra_callbacks]
     early = None
     if spec.early_stopping_patience:
