@@ -21,9 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from common import report  # noqa: E402
 
 from ocdr.data.formats import read_gt_list  # noqa: E402
-from ocdr.data.images import read_image  # noqa: E402
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+from ocdr.data.images import list_images, read_image  # noqa: E402
 
 
 def interleaved(calls: dict, rounds: int, count: int, clock=time.perf_counter) -> dict[str, list[float]]:
@@ -78,7 +76,7 @@ def main() -> None:
         from ocdr.pipeline.detector import DetectorPredictor
 
         detector = DetectorPredictor(args.det)
-        pages = sorted(p for p in Path(args.pages).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        pages = list_images(args.pages)
         for page in pages:
             detector([read_image(page)])
         rows += rows_of(interleaved(calls, args.rounds, len(crops)), f"after the detector read {len(pages)} photos")
