@@ -57,6 +57,9 @@ def test_wrong_type_is_named():
 def test_bad_override_syntax_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match="expected key=value"):
         load_spec(ExperimentSpec, None, ["train.num_epochs"])
+    with pytest.raises(ConfigError, match=r"override 'train.results_dir='': the value is not valid YAML .*"
+                                          r"e.g. train.results_dir=\"'\""):
+        load_spec(ExperimentSpec, None, ["train.results_dir='"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml:\d+: not valid YAML"):

@@ -47,6 +47,14 @@ def test_make_charset_from_gt_list_and_icdar_folder(tmp_path):
     assert summary["has_space"] and summary["labels"] == 3
 
 
+def test_make_charset_adds_extra_characters_no_label_holds(tmp_path):
+    out = tmp_path / "chars.txt"
+    inputs = _sources(tmp_path, ["LEA", "JEAN-ROCH"], [])
+    summary = make_charset(CharsetSpec(inputs=inputs[:1], output=str(out), extra="'-"))
+    assert read_charset(out) == ["'", "-", "A", "C", "E", "H", "J", "L", "N", "O", "R"]
+    assert summary["added"] == "'"  # the hyphen was already in a label
+
+
 def test_make_lexicon_keeps_distinct_words_most_frequent_first(tmp_path):
     from ocdr.data.charset import LexiconFileSpec, make_lexicon
 

@@ -134,6 +134,14 @@ def _cli_layer(overrides: list[str]) -> _Layer:
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}': expected key=value, e.g. train.num_epochs=3")
+    for item in overrides:
+        key, value = item.split("=", 1)
+        try:  # OmegaConf reads each value as YAML: name the override whose value is not YAML
+            yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+            raise ConfigError(f"override '{item}': the value is not valid YAML ({problem}); quote it "
+                              f"as YAML, e.g. {key}=\"{value}\"") from None
     try:
         data = OmegaConf.to_container(OmegaConf.from_dotlist(overrides), resolve=False)
     except OmegaConfBaseException as exc:

@@ -69,6 +69,9 @@ class CharsetSpec:
     output: str = field(default="character_list.txt", metadata={"help": "character list file to write"})
     lower: bool = field(default=False, metadata={"help": "lower-case labels first"})
     skip_bad: bool = field(default=False, metadata={"help": "skip malformed lines (counted) instead of failing"})
+    extra: str = field(default="", metadata={"help": "characters to add that no training label holds, each one "
+                                                      "(e.g. the apostrophe of names like N'DIAYE); a pretrained "
+                                                      "recognizer keeps its own row for each"})
 
 
 def _labels_of(path: Path, bad) -> list[str]:
@@ -92,12 +95,14 @@ def make_charset(spec: CharsetSpec) -> dict:
         raise OcdrError("charset: give at least one input, e.g. 'inputs=[data/train/crops/gt_list.txt]'")
     bad = BadRecords(skip=spec.skip_bad)
     labels = [lab for p in spec.inputs for lab in _labels_of(Path(p), bad)]
-    chars = build_charset(labels, lower=spec.lower)
-    if not chars:
+    found = build_charset(labels, lower=spec.lower)
+    if not found:
         raise OcdrError(f"charset: no labels found in {', '.join(spec.inputs)}")
+    added = sorted(set(build_charset([spec.extra], lower=spec.lower)) - set(found))
+    chars = sorted({*found, *added})
     write_charset(spec.output, chars)
     return {"output": spec.output, "characters": len(chars), "labels": len(labels),
-            "has_space": " " in chars, "skipped": bad.summary()}
+            "has_space": " " in chars, "added": "".join(added), "skipped": bad.summary()}
 
 
 # --- ``ocdr data lexicon`` -------------------------------------------------------------------
