@@ -134,7 +134,6 @@ def _cli_layer(overrides: list[str]) -> _Layer:
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}': expected key=value, e.g. train.num_epochs=3")
-    for item in overrides:
         key, value = item.split("=", 1)
         try:  # OmegaConf reads each value as YAML: name the override whose value is not YAML
             yaml.safe_load(value)

@@ -99,7 +99,7 @@ def make_charset(spec: CharsetSpec) -> dict:
     if not found:
         raise OcdrError(f"charset: no labels found in {', '.join(spec.inputs)}")
     added = sorted(set(build_charset([spec.extra], lower=spec.lower)) - set(found))
-    chars = sorted({*found, *added})
+    chars = sorted(found + added)  # both are free of duplicates, and of each other's characters
     write_charset(spec.output, chars)
     return {"output": spec.output, "characters": len(chars), "labels": len(labels),
             "has_space": " " in chars, "added": "".join(added), "skipped": bad.summary()}
