@@ -95,6 +95,15 @@ def test_precision_is_checked_where_each_command_reads_it():
             load_spec(spec_type, None, [f"{key}=fp16"])
 
 
+def test_the_pipelines_recognizer_width_ladder_is_an_override_or_nothing():
+    from ocdr.config.pipeline import PipelineSpec
+
+    assert load_spec(PipelineSpec, None, []).rec_overrides() == {}
+    assert load_spec(PipelineSpec, None, ["rec_width_ladder=0"]).rec_overrides() == {"width_ladder": 0.0}
+    with pytest.raises(ConfigError, match="rec_width_ladder must be >= 0, got -1"):
+        load_spec(PipelineSpec, None, ["rec_width_ladder=-1"])
+
+
 def test_lexicon_keys_are_checked_and_named():
     from ocdr.config.ocrnet import OcrnetSpec
     from ocdr.config.pipeline import PipelineSpec

@@ -67,9 +67,9 @@ def test_a_dynamic_width_model_records_the_batches_its_validation_read():
              "prediction": "CTC", "dynamic_width": True}
     spec = {"model": model, "train": {"batch_size": 24}}
     pp = trained_settings("recognizer", "ppocr_rec", spec)
-    assert (pp.width_multiple, pp.max_width_spread, pp.batch_size) == (8, 0.0, 24)
+    assert (pp.width_multiple, pp.max_width_spread, pp.batch_size, pp.width_ladder) == (8, 0.0, 24, 0.0)
     fixed = trained_settings("recognizer", "ppocr_rec", {**spec, "model": {**model, "dynamic_width": False}})
-    assert (fixed.width_multiple, fixed.max_width_spread, fixed.batch_size) == (1, 1.1, 0)
+    assert (fixed.width_multiple, fixed.max_width_spread, fixed.batch_size, fixed.width_ladder) == (1, 1.1, 0, 0.0)
     # a record saved before these keys existed was trained the same way: it gets them from its spec
     old = {k: v for k, v in vars(pp).items() if k not in ("width_multiple", "max_width_spread", "batch_size")}
     back = recognizer_settings_of({"inference": old, "spec": spec})
@@ -82,7 +82,7 @@ def test_predictor_rounds_dynamic_width_and_batches_without_a_spread_limit():
 
     p = RecognizerPredictor.__new__(RecognizerPredictor)
     p.on_torch, p.batch_size, p.streams = True, 3, 1
-    p.settings = replace(PPOCR_REC, width=48, max_width=320, width_multiple=8, max_width_spread=0.0)
+    p.settings = replace(PPOCR_REC, width=48, max_width=320, width_multiple=8, max_width_spread=0.0, width_ladder=0.0)
     crops = [np.zeros((48, w, 3), np.uint8) for w in (100, 50, 300, 60, 49)]
     # sorted by width: 49, 50, 60 | 100, 300 - no cut where 300 needs far more than 100
     assert [sorted(int(i) for i in g) for g in p.batches(crops)] == [[1, 3, 4], [0, 2]]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ocdr.data.rec_transforms import dynamic_width, to_input_paddle
+from ocdr.data.rec_transforms import dynamic_width, to_input_paddle, width_rungs
 from ocdr.data.transforms import normalize_with, resize_limited
 from ocdr.errors import ConfigError
 from ocdr.models.detection.postprocess import PostProcessConfig, db_postprocess
@@ -56,6 +56,23 @@ def test_dynamic_width_and_paddle_crop_input():
     x = to_input_paddle(np.full((10, 20, 3), 255, np.uint8), 48, 320)
     assert x.shape == (3, 48, 320)
     assert np.all(x[:, :, :96] == 1.0) and np.all(x[:, :, 96:] == 0.0)  # ceil(48 * 2) = 96 columns, then zeros
+
+
+def test_a_width_ladder_rounds_the_batch_width_up_to_its_next_rung():
+    # 320, 320 * 1.2 = 384, 460.8 -> 461 -> 464 (multiple of 8), 552.96 -> 553 -> 560, ...
+    assert width_rungs(320, 2048, 8, 0.2)[:4] == (320, 384, 464, 560)
+    assert width_rungs(320, 400, 8, 0.2) == (320, 384, 400)          # the maximum is the last rung
+    assert width_rungs(320, 320, 8, 0.2) == (320,) and width_rungs(400, 320, 8, 0.2) == (320,)
+    tiny = width_rungs(320, 2050, 8, 1e-17)                           # too small to move: one multiple a rung
+    assert tiny[:3] == (320, 328, 336) and tiny[-2:] == (2048, 2050) and len(set(tiny)) == len(tiny)
+    rungs = width_rungs(320, 2048, 1, 0.2)
+    assert len(rungs) == 12 and rungs[-1] == 2048 and all(b > a for a, b in zip(rungs, rungs[1:]))
+    crops = [np.zeros((10, 20, 3), np.uint8), np.zeros((10, 100, 3), np.uint8)]
+    assert dynamic_width(crops, 48, 320, 2048, 8, 0.2) == 560         # 480 -> the rung above
+    assert dynamic_width(crops[:1], 48, 320, 2048, 8, 0.2) == 320     # the minimum is a rung
+    assert dynamic_width(crops, 48, 320, 400, 8, 0.2) == 400          # capped
+    with pytest.raises(ConfigError, match="width_ladder must be >= 0, got -0.1"):
+        merge(PPOCR_REC, {"width_ladder": -0.1})
 
 
 def test_ctc_confidence_is_the_mean_over_emitted_characters():

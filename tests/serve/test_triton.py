@@ -123,6 +123,14 @@ def test_python_model_reads_what_ocdr_reads(repo, monkeypatch):
     assert json.loads(outputs["json"][0])["text"] == reference.text
 
 
+def test_the_recognizer_width_ladder_reaches_the_python_model(tiny_models, tmp_path, monkeypatch):
+    spec = load_spec(TritonSpec, None, [f"detector={tiny_models / 'det.onnx'}", f"recognizer={tiny_models / 'rec.pth'}",
+                                        f"out={tmp_path / 'repo'}", "rec_width_ladder=0.3", *LOOSE])
+    export_triton(spec)
+    model, _ = _model(tmp_path / "repo", monkeypatch)
+    assert model.ocr.recognizer.settings.width_ladder == 0.3
+
+
 def test_polygon_output_through_the_python_model(tiny_models, tmp_path, monkeypatch):
     """With postprocess.polygon=true a word has a many-point polygon: ``json`` carries it as ocdr.OCR gives it,
     ``boxes`` stays one N x 4 x 2 quadrilateral per word (the polygon's minimum-area rectangle)."""

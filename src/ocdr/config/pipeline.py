@@ -96,6 +96,11 @@ class PipelineModelsSpec:
     upside_down: bool = field(default=False, metadata={"help": "also read each crop turned 180 degrees, keep the more confident"})
     min_confidence: Optional[float] = field(default=None, metadata={"help": "words read with lower confidence are dropped "
                                                                               "(null: the recognizer's own, PP-OCRv4: 0.5)"})
+    rec_width_ladder: Optional[float] = field(default=None, metadata={"help": "recognizer batch widths rounded up to a "
+                                                                                "ladder of rungs this much apart, so a "
+                                                                                "long-running OpenVINO service keeps a "
+                                                                                "bounded memory (null: the recognizer's "
+                                                                                "own, PP-OCRv4: 0.2; 0: exact widths)"})
     postprocess: PostProcessOverrides = field(default_factory=PostProcessOverrides)
     lexicon: LexiconSpec = field(default_factory=LexiconSpec)
 
@@ -110,6 +115,12 @@ class PipelineModelsSpec:
             raise ConfigError(f"long_side must be a positive multiple of 32, got {self.long_side}")
         if self.rec_batch_size is not None and self.rec_batch_size < 1:
             raise ConfigError("rec_batch_size must be at least 1")
+        if self.rec_width_ladder is not None and self.rec_width_ladder < 0:
+            raise ConfigError(f"rec_width_ladder must be >= 0, got {self.rec_width_ladder}")
+
+    def rec_overrides(self) -> dict:
+        """The recognizer settings this spec overrides (none when every key is null)."""
+        return {} if self.rec_width_ladder is None else {"width_ladder": float(self.rec_width_ladder)}
 
 
 @dataclass

@@ -6,13 +6,15 @@ resized to the height and padded on the right instead of stretched.
 """
 from __future__ import annotations
 
+import functools
+import math
 
 import cv2
 import numpy as np
 
 from ocdr.config.augment import RecAugSpec
 
-__all__ = ["RecAugSpec", "augment_crop", "kept_width", "resize_crop", "to_input", "dynamic_width", "to_input_paddle"]
+__all__ = ["RecAugSpec", "augment_crop", "kept_width", "resize_crop", "to_input", "dynamic_width", "to_input_paddle", "width_rungs"]
 
 
 def augment_crop(image: np.ndarray, spec: RecAugSpec, rng: np.random.Generator) -> np.ndarray:
@@ -100,12 +102,30 @@ def to_input(image: np.ndarray, height: int, width: int, channels: int = 1,
     return img[None] if img.ndim == 2 else img.transpose(2, 0, 1).copy()
 
 
-def dynamic_width(crops: list[np.ndarray], height: int, min_width: int, max_width: int, multiple: int = 1) -> int:
+def dynamic_width(crops: list[np.ndarray], height: int, min_width: int, max_width: int, multiple: int = 1,
+                  ladder: float = 0.0) -> int:
     """PaddleOCR's batch width: the widest crop's ratio at ``height``, never below ``min_width``, rounded up to
-    ``multiple`` (ocdr's trainer rounds to 8), never above ``max_width``."""
+    ``multiple`` (ocdr's trainer rounds to 8), never above ``max_width``. ``ladder`` > 0: rounded up further
+    to the next rung of :func:`width_rungs`, so that batches take one of a few widths."""
     ratio = max([min_width / height] + [c.shape[1] / max(c.shape[0], 1) for c in crops])
-    width = max(int(height * ratio), min_width)
-    return int(min(-(-width // multiple) * multiple, max_width))
+    width = -(-max(int(height * ratio), min_width) // multiple) * multiple
+    if ladder > 0:
+        width = next((r for r in width_rungs(min_width, max_width, multiple, ladder) if r >= width), max_width)
+    return int(min(width, max_width))
+
+
+@functools.lru_cache(maxsize=64)
+def width_rungs(min_width: int, max_width: int, multiple: int, ladder: float) -> tuple[int, ...]:
+    """The widths of a ladder from ``min_width`` to ``max_width``: rung k is ``min_width * (1 + ladder)**k``
+    rounded up to ``multiple``, and at least one ``multiple`` above rung k - 1; the last rung is
+    ``max_width`` (reached by a smaller step)."""
+    rungs, width = [], float(min_width)
+    while not rungs or rungs[-1] < max_width:
+        rung = min(-(-int(math.ceil(width - 1e-9)) // multiple) * multiple, max_width)
+        if not rungs or rung > rungs[-1]:
+            rungs.append(rung)
+        width = max(width * (1 + ladder), rung + 1)  # a ladder too small to move still climbs
+    return tuple(rungs)
 
 
 def to_input_paddle(image: np.ndarray, height: int, width: int, channel_order: str = "BGR",

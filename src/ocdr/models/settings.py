@@ -10,7 +10,8 @@ was trained or published; a user's key overrides only that key (:func:`merge`).
   images over 2000 px shrunk first, then the short side raised to 736 (``limit_type: min``), BGR,
   (x / 255 - 0.5) / 0.5, DB thresh 0.3, box_thresh 0.5, unclip 1.6, a 2 x 2 dilation, box scores over the
   box (``fast``); recognition 48 px high, width following the widest crop of each batch (never below 320),
-  crops sorted by aspect ratio, words read with confidence below 0.5 dropped.
+  crops sorted by aspect ratio, words read with confidence below 0.5 dropped. One change of ocdr's: the
+  batch width is rounded up to a ladder of 12 widths (``width_ladder``), which bounds OpenVINO's memory.
 
 ``mean``/``std``/``channel_order`` describe the input of the ONNX graph a backend runs. The PyTorch modules
 always take ocdr's own input (ImageNet-normalised RGB for detectors, RGB in [-1, 1] for recognizers) and
@@ -70,6 +71,10 @@ class RecognizerSettings:
     max_width: int = 2048  # dynamic width never exceeds this (a 1-pixel-high sliver would otherwise explode)
     # dynamic width: the batch width is rounded up to a multiple of this (ocdr's trainer rounds every crop to 8)
     width_multiple: int = 1
+    # dynamic width: > 0 rounds the batch width up to the next rung of a ladder from ``width`` to ``max_width``,
+    # each rung this much wider than the last, so batches take a dozen widths instead of any: OpenVINO keeps
+    # memory for every input shape it has run (about 14-46 MB per width for PP-OCRv4; docs/benchmarks.md)
+    width_ladder: float = 0.0
     # dynamic width: a batch ends where a crop needs more than this many times the width of the batch's
     # narrowest crop, so no crop is padded far beyond what it was trained with; 0: no limit (ocdr's trainer
     # pads width-sorted batches to their widest crop)
@@ -88,6 +93,8 @@ class RecognizerSettings:
             raise ConfigError(f"pad: '{self.pad}' is not one of edge, zero")
         if min(self.height, self.width, self.channels, self.width_multiple) <= 0:
             raise ConfigError("recognizer height, width, channels and width_multiple must be positive")
+        if self.width_ladder < 0:
+            raise ConfigError(f"width_ladder must be >= 0, got {self.width_ladder}")
         if self.max_width_spread < 0 or 0 < self.max_width_spread < 1 or self.batch_size < 0:
             raise ConfigError(f"max_width_spread must be 0 or >= 1 and batch_size >= 0, got "
                               f"{self.max_width_spread} and {self.batch_size}")
@@ -107,8 +114,10 @@ PPOCR_DET = DetectorSettings(
     postprocess=PostProcessConfig(thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
                                   use_dilation=True, score_mode="fast",
                                   integer_geometry=True))
+# width_ladder 0.2: 12 batch widths from 320 to 2,048 px, at the accuracy of PaddleOCR's exact widths on the
+# validation crops of every set (docs/benchmarks.md), so OpenVINO's per-width memory stays bounded
 PPOCR_REC = RecognizerSettings(height=48, width=320, channels=3, keep_aspect_ratio=True, pad="zero",
-                               dynamic_width=True, channel_order="BGR", min_confidence=0.5)
+                               dynamic_width=True, channel_order="BGR", min_confidence=0.5, width_ladder=0.2)
 
 
 def merge(settings, overrides: dict | None):
@@ -214,7 +223,7 @@ def trained_settings(kind: str, model_name: str, spec: dict):
         if dynamic:  # trained on crops at their own width (>= the height): read them the same way
             return dataclasses.replace(PPOCR_REC, height=own.height, width=own.height, max_width=own.width,
                                        **_validation_batches(spec))
-        return dataclasses.replace(PPOCR_REC, height=own.height, width=own.width)
+        return dataclasses.replace(PPOCR_REC, height=own.height, width=own.width, width_ladder=0.0)
     if dynamic:
         return dataclasses.replace(own, keep_aspect_ratio=True, dynamic_width=True, width=own.height, max_width=own.width,
                                    **_validation_batches(spec))
@@ -226,4 +235,4 @@ def _validation_batches(spec: dict) -> dict:
     up to 8, width-sorted batches of the training batch size padded to their widest crop. Read with less
     padding than it was trained with, such a model loses words (docs/benchmarks.md)."""
     batch = int((spec.get("train") or {}).get("batch_size") or 0)
-    return {"width_multiple": 8, "max_width_spread": 0.0, "batch_size": batch}
+    return {"width_multiple": 8, "max_width_spread": 0.0, "batch_size": batch, "width_ladder": 0.0}

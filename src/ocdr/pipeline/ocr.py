@@ -170,4 +170,4 @@ def build_ocr(spec: PipelineModelsSpec) -> OCR:
     return OCR(detector=spec.detector, recognizer=spec.recognizer, backend=spec.backend, device=spec.device,
                precision=spec.precision, postprocess=spec.postprocess.given(), tiled=spec.tiled,
                upside_down=spec.upside_down, batch_size=spec.rec_batch_size, min_confidence=spec.min_confidence,
-               det_settings=spec.det_overrides(), **spec.lexicon.options())
+               det_settings=spec.det_overrides(), rec_settings=spec.rec_overrides(), **spec.lexicon.options())

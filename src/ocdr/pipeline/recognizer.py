@@ -224,11 +224,11 @@ class RecognizerPredictor:
 
     def batch_width(self, crops: list[np.ndarray]) -> int:
         """The width a batch of these crops is read at: the model's, or with a dynamic width PaddleOCR's (the
-        widest crop's)."""
+        widest crop's), rounded up to a rung of the settings' ``width_ladder`` when it has one."""
         s = self.settings
         if not s.dynamic_width:
             return s.width
-        return dynamic_width(crops, s.height, s.width, s.max_width, s.width_multiple)
+        return dynamic_width(crops, s.height, s.width, s.max_width, s.width_multiple, s.width_ladder)
 
     def preprocess(self, crops: list[np.ndarray], width: int | None = None) -> np.ndarray:
         """The model's input for a batch, read at ``width`` (default: :meth:`batch_width`)."""

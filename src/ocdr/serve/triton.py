@@ -141,7 +141,8 @@ def export_triton(spec: TritonSpec) -> dict:
         "recognizer_metadata": {k: meta[k] for k in ("ocdr_charset", "ocdr_codec", "ocdr_input", "ocdr_inference")
                                 if k in meta},
         "detector_metadata": {k: det_meta[k] for k in ("ocdr_inference",) if k in det_meta},
-        "postprocess": post, "det_settings": spec.det_overrides(), "min_confidence": spec.min_confidence,
+        "postprocess": post, "det_settings": spec.det_overrides(), "rec_settings": spec.rec_overrides(),
+        "min_confidence": spec.min_confidence,
         "upside_down": spec.upside_down, "tiled": spec.tiled, "rec_batch_size": spec.rec_batch_size,
         "detector_model": DET, "recognizer_model": REC},
         ensure_ascii=False, indent=1))

@@ -73,7 +73,8 @@ class TritonPythonModel:
         det = BlsSession(meta["detector_model"], ["prob"], meta.get("detector_metadata"))
         rec = BlsSession(meta["recognizer_model"], ["output_id", "output_prob"], meta["recognizer_metadata"])
         self.ocr = OCR(det, rec, backend="onnxruntime", postprocess=meta["postprocess"],
-                       det_settings=meta.get("det_settings"), min_confidence=meta.get("min_confidence"),
+                       det_settings=meta.get("det_settings"), rec_settings=meta.get("rec_settings"),
+                       min_confidence=meta.get("min_confidence"),
                        upside_down=bool(meta.get("upside_down", False)), tiled=bool(meta.get("tiled", False)),
                        batch_size=meta.get("rec_batch_size"))
 
