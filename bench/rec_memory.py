@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-
-def resident_mb() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) // 1024
-    return 0
+from serve_load import rss_mb  # noqa: E402  (standard library only at import: no torch)
 
 
 def random_calls(calls: int, per_call: int, seed: int = 0) -> list[list[tuple[int, int]]]:
@@ -51,13 +45,13 @@ def measure(ladder: str, calls: int, per_call: int, backend: str) -> dict:
 
     predictor = RecognizerPredictor(backend=backend, settings=ladder_settings(ladder))
     rng = np.random.default_rng(1)
-    trace, widths, start = [resident_mb()], set(), time.perf_counter()
+    trace, widths, start = [int(rss_mb(os.getpid()))], set(), time.perf_counter()
     for k, shapes in enumerate(random_calls(calls, per_call)):
         crops = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
         widths |= {w for _, w in predictor.plan(crops)}
         predictor(crops)
         if k % 10 == 9:
-            trace.append(resident_mb())
+            trace.append(int(rss_mb(os.getpid())))
     return {"ladder": ladder, "width_ladder": predictor.settings.width_ladder, "backend": predictor.backend,
             "precision": predictor.precision, "distinct_widths": len(widths), "seconds": round(time.perf_counter() - start, 1),
             "rss_mb_every_10_calls": " ".join(map(str, trace)), "final_rss_mb": trace[-1]}

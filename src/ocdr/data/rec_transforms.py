@@ -108,7 +108,7 @@ def dynamic_width(crops: list[np.ndarray], height: int, min_width: int, max_widt
     ``multiple`` (ocdr's trainer rounds to 8), never above ``max_width``. ``ladder`` > 0: rounded up further
     to the next rung of :func:`width_rungs`, so that batches take one of a few widths."""
     ratio = max([min_width / height] + [c.shape[1] / max(c.shape[0], 1) for c in crops])
-    width = -(-max(int(height * ratio), min_width) // multiple) * multiple
+    width = _round_up(max(int(height * ratio), min_width), multiple)
     if ladder > 0:
         width = next((r for r in width_rungs(min_width, max_width, multiple, ladder) if r >= width), max_width)
     return int(min(width, max_width))
@@ -121,11 +121,15 @@ def width_rungs(min_width: int, max_width: int, multiple: int, ladder: float) ->
     ``max_width`` (reached by a smaller step)."""
     rungs, width = [], float(min_width)
     while not rungs or rungs[-1] < max_width:
-        rung = min(-(-int(math.ceil(width - 1e-9)) // multiple) * multiple, max_width)
+        rung = min(_round_up(math.ceil(width - 1e-9), multiple), max_width)
         if not rungs or rung > rungs[-1]:
             rungs.append(rung)
         width = max(width * (1 + ladder), rung + 1)  # a ladder too small to move still climbs
     return tuple(rungs)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-int(value) // multiple) * multiple
 
 
 def to_input_paddle(image: np.ndarray, height: int, width: int, channel_order: str = "BGR",
